@@ -1,0 +1,159 @@
+"""Validation and normalisation of member data, shared by forms, the import and the services.
+
+Each ``check_…`` takes untrusted input and returns the normalised value, or raises a
+ValidationError whose message says, in the user's language, what is wrong and what to do.
+"""
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+from schwifty import BIC, IBAN
+from schwifty.exceptions import SchwiftyException
+
+NL_POSTCODE = re.compile(r"^([1-9][0-9]{3})\s*([A-Z]{2})$")
+BE_POSTCODE = re.compile(r"^[1-9][0-9]{3}$")
+# Letter combinations PostNL never issues.
+NL_POSTCODE_UNUSED_LETTERS = {"SA", "SD", "SS"}
+
+
+def check_postcode(value: str, country: str) -> str:
+    raw = (value or "").strip().upper()
+    if not raw:
+        return ""
+    if country == "NL":
+        match = NL_POSTCODE.match(raw.replace(" ", "")) or NL_POSTCODE.match(raw)
+        if not match or match.group(2) in NL_POSTCODE_UNUSED_LETTERS:
+            raise ValidationError(
+                _("'%(value)s' is not a Dutch postcode. Use four digits and two letters, like 1234 AB.")
+                % {"value": value}, code="postcode"
+            )
+        return f"{match.group(1)} {match.group(2)}"
+    if country == "BE":
+        cleaned = raw.removeprefix("B-").removeprefix("B").strip()
+        if not BE_POSTCODE.match(cleaned):
+            raise ValidationError(
+                _("'%(value)s' is not a Belgian postcode. Use four digits, like 1000.") % {"value": value},
+                code="postcode",
+            )
+        return cleaned
+    if len(raw) > 10:
+        raise ValidationError(_("A postcode has at most 10 characters."), code="postcode")
+    return raw
+
+
+def check_phone(value: str, country: str) -> str:
+    """Any common notation ('06-12345678', '+32 470 12 34 56') → E.164 ('+31612345678')."""
+    raw = (value or "").strip()
+    if not raw:
+        return ""
+    region = country if country in ("NL", "BE", "DE", "LU", "FR") else "NL"
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ValidationError(
+            _("'%(value)s' is not a valid phone number. Use for example 06 12345678 or +32 470 12 34 56.")
+            % {"value": value}, code="phone"
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def format_phone(e164: str) -> str:
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    region = phonenumbers.region_code_for_number(number)
+    style = phonenumbers.PhoneNumberFormat.NATIONAL if region in ("NL", "BE") else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return phonenumbers.format_number(number, style)
+
+
+def check_email(value: str) -> str:
+    raw = (value or "").strip()
+    if not raw:
+        return ""
+    try:
+        validate_email(raw)
+    except ValidationError:
+        raise ValidationError(
+            _("'%(value)s' is not a valid email address. It looks like name@example.nl.") % {"value": value},
+            code="email",
+        ) from None
+    local, _sep, domain = raw.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+@dataclass(frozen=True)
+class CheckedIban:
+    iban: str
+    bic: str
+
+
+def check_iban(value: str, bic: str = "") -> CheckedIban:
+    """Checks country format and check digits (schwifty); derives the BIC where the bank is known."""
+    raw = re.sub(r"[\s.-]", "", (value or "")).upper()
+    if not raw:
+        raise ValidationError(_("Enter an IBAN."), code="iban")
+    try:
+        iban = IBAN(raw)
+    except SchwiftyException:
+        raise ValidationError(
+            _("'%(value)s' is not a valid IBAN: check the country code, the length and the digits.")
+            % {"value": value}, code="iban"
+        ) from None
+    checked_bic = ""
+    if bic.strip():
+        try:
+            checked_bic = str(BIC(bic.strip().upper()))
+        except SchwiftyException:
+            raise ValidationError(_("'%(value)s' is not a valid BIC.") % {"value": bic}, code="bic") from None
+    else:
+        try:
+            derived = iban.bic
+        except SchwiftyException:
+            derived = None
+        checked_bic = str(derived) if derived else ""
+    return CheckedIban(iban=iban.compact, bic=checked_bic)
+
+
+def mask_iban(iban: str) -> str:
+    """'NL91ABNA0417164300' → 'NL91 •••• •••• 4300'."""
+    compact = re.sub(r"\s", "", iban or "").upper()
+    if len(compact) < 8:
+        return "••••"
+    return f"{compact[:4]} •••• •••• {compact[-4:]}"
+
+
+def format_iban(iban: str) -> str:
+    compact = re.sub(r"\s", "", iban or "").upper()
+    return " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
+
+
+def check_kvk_number(value: str) -> str:
+    raw = re.sub(r"\s", "", value or "")
+    if not raw:
+        return ""
+    if not re.fullmatch(r"[0-9]{8}", raw):
+        raise ValidationError(_("A KvK number has exactly 8 digits."), code="kvk")
+    return raw
+
+
+def check_house_number(value) -> tuple[int | None, str]:
+    """'12', '12a', '12-3', '12 bis' → (12, 'a') / (12, '3') / (12, 'bis')."""
+    raw = str(value or "").strip()
+    if not raw:
+        return None, ""
+    match = re.fullmatch(r"([0-9]{1,6})\s*[-/ ]?\s*([A-Za-z0-9 ]{0,10})", raw)
+    if not match or int(match.group(1)) == 0:
+        raise ValidationError(
+            _("'%(value)s' is not a house number. Use digits, optionally followed by an addition like 12a.")
+            % {"value": value}, code="house_number"
+        )
+    return int(match.group(1)), match.group(2).strip()
