@@ -46,7 +46,7 @@ def search_members(filters: MemberFilters) -> QuerySet[Member]:
 
 def _text_condition(text: str) -> Q:
     if "@" in text:
-        return Q(email=text.lower()) | Q(email=text)
+        return Q(email=text.lower())
     if NL_POSTCODE_QUERY.match(text):
         compact = text.replace(" ", "").upper()
         return Q(postcode=f"{compact[:4]} {compact[4:]}")

@@ -86,8 +86,8 @@ def check_email(value: str) -> str:
             _("'%(value)s' is not a valid email address. It looks like name@example.nl.") % {"value": value},
             code="email",
         ) from None
-    local, _sep, domain = raw.rpartition("@")
-    return f"{local}@{domain.lower()}"
+    # Stored in lower case so that search and the import's matching by email find it however it is typed.
+    return raw.lower()
 
 
 @dataclass(frozen=True)

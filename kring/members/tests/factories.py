@@ -24,7 +24,7 @@ class UserFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ["email"]
 
     email = factory.Sequence(lambda n: f"user{n}@example.test")
-    password = factory.PostGenerationMethodCall("set_password", "kring-test-password")
+    password = factory.django.Password("kring-test-password")
 
 
 class PlanFactory(factory.django.DjangoModelFactory):

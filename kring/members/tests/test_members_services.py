@@ -32,7 +32,7 @@ def test_member_data_is_normalised_on_create():
         actor=None, member_type=member_type("lid"), last_name="Jansen", postcode="1234ab", phone="06-12345678",
         email="Jan@Example.NL", country="NL",
     )
-    assert (member.postcode, member.phone, member.email) == ("1234 AB", "+31612345678", "Jan@example.nl")
+    assert (member.postcode, member.phone, member.email) == ("1234 AB", "+31612345678", "jan@example.nl")
 
 
 def test_update_member_audits_each_changed_field():

@@ -1,0 +1,52 @@
+import pytest
+
+from kring.members.queries import MemberFilters, search_members
+from kring.members.tests.factories import MemberFactory, PlanFactory, active_membership
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people():
+    anna = MemberFactory(member_number="000101", first_name="Anna", name_prefix="van den", last_name="Berg",
+                         email="anna@example.nl", postcode="3511 AB", city="Utrecht")
+    jan = MemberFactory(member_number="000102", first_name="Jan", name_prefix="", last_name="Bergman",
+                        email="jan@example.nl", postcode="1000", city="Brussel", country="BE")
+    els = MemberFactory(member_number="000103", first_name="Élise", name_prefix="d'", last_name="Hondt",
+                        email="els@example.be", postcode="9000", city="Gent", country="BE")
+    return anna, jan, els
+
+
+def found(**kwargs):
+    return [m.member_number for m in search_members(MemberFilters(**kwargs))]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("van den Berg", ["000101"]),
+        ("Berg", ["000101", "000102"]),
+        ("anna berg", ["000101"]),
+        ("Anna van den Berg", ["000101"]),
+        ("elise", ["000103"]),
+        ("000102", ["000102"]),
+        ("ANNA@example.nl", ["000101"]),
+        ("3511ab", ["000101"]),
+        ("1000", ["000102"]),
+        ("utrecht", ["000101"]),
+        ("nobody", []),
+    ],
+)
+def test_search_by_name_number_email_postcode_city(people, query, expected):
+    assert found(query=query) == expected
+
+
+def test_filters_by_country_plan_and_status(people):
+    anna, jan, _els = people
+    plan = PlanFactory()
+    active_membership(anna, plan)
+    active_membership(jan)
+    assert found(country="BE") == ["000102", "000103"]
+    assert found(plan_id=plan.pk) == ["000101"]
+    assert found(status="active") == ["000101", "000102"]
+    assert found(status="active", query="berg", country="BE") == ["000102"]
