@@ -8,6 +8,8 @@ import os
 
 os.environ.setdefault("KRING_TESTING", "1")
 
+import logging  # noqa: E402
+
 import pytest  # noqa: E402
 from django.conf import settings  # noqa: E402
 
@@ -29,6 +31,16 @@ def _strict_settings(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _fail_on_logged_errors(request, caplog):
+    """A logged error fails the test, unless the test says it expects one (@pytest.mark.allow_error_logs)."""
+    yield
+    if request.node.get_closest_marker("allow_error_logs"):
+        return
+    errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
+    assert not errors, "Errors were logged: " + "; ".join(r.getMessage() for r in errors)
+
+
 @pytest.fixture
 def cast(db):
     from kring.members.tests.factories import make_cast
@@ -38,3 +50,50 @@ def cast(db):
 
 def pytest_configure(config):
     assert settings.TIME_ZONE == "Europe/Amsterdam"
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's chromium driven by Playwright (never a downloaded browser). `make test` installs it."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test
+    # itself are still synchronous and safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium, live_server):
+    context = chromium.new_context(base_url=live_server.url, locale="nl-NL", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+def assert_accessible(page, *, context: str = "") -> None:
+    """Run axe-core in the page; fail on any WCAG 2.x A/AA violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a",
+                                                                             "wcag21aa", "wcag22aa"]}})
+    violations = results.response["violations"]
+    assert not violations, f"{context} accessibility violations:\n" + "\n".join(
+        f"- {v['id']}: {v['help']} ({len(v['nodes'])}x) e.g. {v['nodes'][0]['html'][:160]}" for v in violations
+    )
