@@ -18,7 +18,7 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py createcachetable
 	$(PY) manage.py seed_demo --if-empty
-	$(PY) manage.py demo_logins
+	$(PY) manage.py demo_logins --url http://127.0.0.1:$(PORT)/
 	@echo "Kring runs on http://127.0.0.1:$(PORT)/ (stop with Ctrl-C)"
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(PY) manage.py kring_worker & \

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from kring.core.secrets import load_or_create_secret
@@ -21,6 +22,10 @@ VAR_DIR = Path(os.environ.get("KRING_VAR_DIR", BASE_DIR / "var"))
 DEBUG = os.environ.get("KRING_DEBUG", "1") == "1"
 TESTING = os.environ.get("KRING_TESTING") == "1" or "pytest" in sys.modules
 
+if not DEBUG and not (os.environ.get("KRING_SECRET_KEY") and os.environ.get("KRING_ENCRYPTION_KEYS")):
+    # Production never generates keys: keys made per machine would differ between app servers and
+    # workers (data encrypted on one could not be read on another) and be missing from the backups.
+    raise ImproperlyConfigured("With KRING_DEBUG=0, set KRING_SECRET_KEY and KRING_ENCRYPTION_KEYS.")
 SECRET_KEY = os.environ.get("KRING_SECRET_KEY") or load_or_create_secret(VAR_DIR / "secret_key.txt", "django")
 # Comma-separated Fernet keys; the first encrypts, all decrypt (key rotation).
 ENCRYPTION_KEYS = [
@@ -148,26 +153,41 @@ RQ_QUEUES = {"default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAUL
 # A job whose worker has not reported for this long is considered lost and is run again.
 KRING_JOB_STALE_AFTER_SECONDS = int(os.environ.get("KRING_JOB_STALE_AFTER_SECONDS", "120"))
 
-# Login: django-allauth. Only existing members and staff get in: no public sign-up.
+# Login: django-allauth (settings checked against allauth 65.x). Only existing members and staff
+# get in: no public sign-up (kring.core.auth.KringAccountAdapter).
 ACCOUNT_ADAPTER = "kring.core.auth.KringAccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "optional"
+# A one-time code by email instead of a password: six digits are easy to type over from a phone,
+# valid ten minutes, three tries per code.
 ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+ACCOUNT_LOGIN_BY_CODE_FORMAT = {"numeric": True, "length": 6, "dashed": False}
+ACCOUNT_LOGIN_BY_CODE_TIMEOUT = 10 * 60
+ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 3
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 ACCOUNT_SESSION_REMEMBER = None
+# Counted in the cache (shared Redis in production). "5/5m/key": after five wrong passwords for one
+# email address, that address cannot log in for five minutes, not even with the right password.
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
-    "login_failed": "5/5m/ip,5/5m/key",
-    "request_login_code": "5/5m/ip,3/5m/key",
+    "login_failed": "20/5m/ip,5/5m/key",
+    "request_login_code": "10/5m/ip,3/5m/key",
     "reset_password": "10/m/ip,3/5m/key",
 }
+# Behind a load balancer the client address is in X-Forwarded-For; count only the proxies we run.
+ALLAUTH_TRUSTED_PROXY_COUNT = int(os.environ.get("KRING_TRUSTED_PROXY_COUNT", "0"))
 ACCOUNT_LOGOUT_ON_GET = False
-LOGIN_REDIRECT_URL = "/"
+LOGIN_REDIRECT_URL = "home"
 LOGIN_URL = "account_login"
+MFA_ADAPTER = "kring.core.auth.KringMFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Kring"
+# allauth refuses a second factor while the email address is unconfirmed, against someone signing
+# up with another person's address and locking them out. Kring has no sign-up: the association
+# created the account with an address it knows.
+MFA_ALLOW_UNVERIFIED_EMAIL = True
 # Staff must set up a second factor before they reach the back office (see core.middleware).
 KRING_STAFF_REQUIRE_MFA = os.environ.get("KRING_STAFF_REQUIRE_MFA", "1") == "1"
 
@@ -180,7 +200,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("KRING_STATIC_ROOT", BASE_DIR / "staticfiles"))
 if DEBUG or TESTING:
     # Serve straight from the source folders; production runs collectstatic (docs/OPERATIONS.md).
     WHITENOISE_USE_FINDERS = True
@@ -191,6 +211,11 @@ MEDIA_ROOT = VAR_DIR / "media"
 EMAIL_BACKEND = os.environ.get("KRING_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = os.environ.get("KRING_EMAIL_HOST", "127.0.0.1")
 EMAIL_PORT = int(os.environ.get("KRING_EMAIL_PORT", "1025"))
+EMAIL_HOST_USER = os.environ.get("KRING_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("KRING_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("KRING_EMAIL_USE_TLS", "0") == "1"
+EMAIL_USE_SSL = os.environ.get("KRING_EMAIL_USE_SSL", "0") == "1"
+EMAIL_TIMEOUT = 30
 DEFAULT_FROM_EMAIL = os.environ.get("KRING_DEFAULT_FROM_EMAIL", "Kring <noreply@kring.test>")
 if DEBUG and "KRING_EMAIL_BACKEND" not in os.environ:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
@@ -203,8 +228,21 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if not DEBUG:
+    # Production: TLS ends at the load balancer, which must set X-Forwarded-Proto (and strip any
+    # value the client sent). See docs/OPERATIONS.md, "Security settings".
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_HSTS_SECONDS = 31536000
+    SECURE_SSL_REDIRECT = os.environ.get("KRING_SSL_REDIRECT", "1") == "1"
+    # The load balancer's health check asks over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = int(os.environ.get("KRING_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = os.environ.get("KRING_HSTS_INCLUDE_SUBDOMAINS", "0") == "1"
+    SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024

@@ -10,7 +10,11 @@ The queue (database or Redis/RQ) only carries a job id. The BackgroundJob row ho
   visible even while the handler is inside a long transaction.
 - ``requeue_stale_jobs`` (run by ``manage.py kring_worker`` every half minute) puts jobs whose
   worker stopped reporting back in the queue: a killed worker loses no work. Handlers must
-  therefore be safe to run again (all-or-nothing, or resumable).
+  therefore be safe to run again (all-or-nothing, or resumable). A job whose worker dies
+  ``MAX_ATTEMPTS`` times (say it exhausts the memory each time) is failed instead of looping.
+
+Every write after the claim is tied to the attempt number: a worker that was given up for lost
+and comes back later cannot overwrite the state of the attempt that replaced it.
 """
 
 import logging
@@ -18,10 +22,14 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from importlib import import_module
 
+from django.apps import apps
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.module_loading import module_has_submodule
 from django.utils.translation import gettext as _
 from django_tasks import task
 
@@ -31,6 +39,9 @@ logger = logging.getLogger(__name__)
 
 HANDLERS: dict[str, Callable] = {}
 HEARTBEAT_SECONDS = 1.0
+MAX_ATTEMPTS = 3
+# A queued job nobody picked up for this many stale periods lost its queue entry (e.g. Redis flushed).
+FORGOTTEN_AFTER_STALE_PERIODS = 10
 
 
 class JobError(Exception):
@@ -38,6 +49,14 @@ class JobError(Exception):
 
 
 def job_handler(kind: str):
+    """Register ``function(job, progress) -> dict`` as the code that runs jobs of this kind.
+
+    The handler reads ``job.params`` / ``job.input_file``, calls ``progress.set(...)`` as it goes,
+    raises JobError with a message for the user when the input is wrong, and returns the result
+    (stored as ``job.result``). It must not write the job row itself: the heartbeat does that,
+    and a row locked by the handler's transaction would stop the heartbeat.
+    """
+
     def register(function):
         HANDLERS[kind] = function
         return function
@@ -67,14 +86,20 @@ class Progress:
             return self.done, self.total, self.label
 
 
-def start_job(kind: str, *, params: dict, user=None, input_file: bytes | None = None, filename: str = "") -> BackgroundJob:
+def start_job(
+    kind: str, *, params: dict, user=None, input_file: bytes | None = None, filename: str = ""
+) -> BackgroundJob:
+    """Create the job and queue it once the surrounding transaction commits."""
     if kind not in HANDLERS:
         _load_handlers()
     if kind not in HANDLERS:
         raise ValueError(f"Unknown job kind {kind!r}")
     job = BackgroundJob.objects.create(
-        kind=kind, params=params, created_by=user if getattr(user, "pk", None) else None,
-        input_file=input_file, input_filename=filename,
+        kind=kind,
+        params=params,
+        created_by=user if getattr(user, "pk", None) else None,
+        input_file=input_file,
+        input_filename=filename,
     )
     transaction.on_commit(lambda: run_background_job.enqueue(job.pk))
     return job
@@ -82,37 +107,61 @@ def start_job(kind: str, *, params: dict, user=None, input_file: bytes | None = 
 
 def _load_handlers() -> None:
     # Handlers live in each app's jobs module; importing it registers them.
-    from django.apps import apps
-    from django.utils.module_loading import module_has_submodule
-    from importlib import import_module
-
     for config in apps.get_app_configs():
         if config.name.startswith("kring.") and module_has_submodule(config.module, "jobs"):
             import_module(f"{config.name}.jobs")
 
 
 def _claim(job_id: int) -> BackgroundJob | None:
+    """Mark the job as running for this worker, or return None if there is nothing to do."""
     stale_before = timezone.now() - timedelta(seconds=settings.KRING_JOB_STALE_AFTER_SECONDS)
     with transaction.atomic():
         job = BackgroundJob.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.is_finished:
             return None
-        if job.status == BackgroundJob.Status.RUNNING and job.heartbeat_at and job.heartbeat_at > stale_before:
+        if (
+            job.status == BackgroundJob.Status.RUNNING
+            and job.heartbeat_at
+            and job.heartbeat_at > stale_before
+        ):
             return None  # another worker is on it
         now = timezone.now()
+        if job.attempts >= MAX_ATTEMPTS:
+            job.status = BackgroundJob.Status.FAILED
+            job.finished_at = now
+            job.error = _(
+                "This task was started %(attempts)s times and stopped without finishing each time. "
+                "Nothing was changed. Please contact the administrator."
+            ) % {"attempts": job.attempts}
+            job.save(update_fields=["status", "finished_at", "error"])
+            logger.error("job %s (%s) given up after %s attempts", job.pk, job.kind, job.attempts)
+            return None
         job.status = BackgroundJob.Status.RUNNING
         job.started_at = now
         job.heartbeat_at = now
         job.attempts += 1
         job.error = ""
-        job.save(update_fields=["status", "started_at", "heartbeat_at", "attempts", "error"])
+        job.progress_done = 0
+        job.progress_label = ""
+        job.save(
+            update_fields=[
+                "status",
+                "started_at",
+                "heartbeat_at",
+                "attempts",
+                "error",
+                "progress_done",
+                "progress_label",
+            ]
+        )
     return job
 
 
 class _Heartbeat(threading.Thread):
-    def __init__(self, job_id: int, progress: Progress):
-        super().__init__(daemon=True, name=f"job-{job_id}-heartbeat")
-        self.job_id = job_id
+    def __init__(self, job: BackgroundJob, progress: Progress):
+        super().__init__(daemon=True, name=f"job-{job.pk}-heartbeat")
+        self.job_id = job.pk
+        self.attempt = job.attempts
         self.progress = progress
         self.stopped = threading.Event()
 
@@ -126,11 +175,21 @@ class _Heartbeat(threading.Thread):
     def beat(self):
         done, total, label = self.progress.read()
         try:
-            BackgroundJob.objects.filter(pk=self.job_id, status=BackgroundJob.Status.RUNNING).update(
-                heartbeat_at=timezone.now(), progress_done=done, progress_total=total, progress_label=label[:200]
+            BackgroundJob.objects.filter(
+                pk=self.job_id, status=BackgroundJob.Status.RUNNING, attempts=self.attempt
+            ).update(
+                heartbeat_at=timezone.now(),
+                progress_done=done,
+                progress_total=total,
+                progress_label=label[:200],
             )
-        except Exception:  # a busy SQLite file: the next beat tries again
+        except Exception:  # a busy SQLite file or a database restart: the next beat tries again
             logger.debug("heartbeat for job %s skipped", self.job_id, exc_info=True)
+            connection.close()
+
+    def stop(self):
+        self.stopped.set()
+        self.join()
 
 
 def execute_job(job_id: int) -> None:
@@ -140,29 +199,42 @@ def execute_job(job_id: int) -> None:
     if job is None:
         return
     progress = Progress()
-    heartbeat = _Heartbeat(job.pk, progress)
+    heartbeat = _Heartbeat(job, progress)
     heartbeat.start()
+    result, error = {}, ""
     try:
-        result = HANDLERS[job.kind](job, progress)
+        handler = HANDLERS.get(job.kind)
+        if handler is None:
+            raise LookupError(f"no handler registered for job kind {job.kind!r}")
+        result = handler(job, progress) or {}
     except JobError as exc:
-        _finish(job, heartbeat, progress, BackgroundJob.Status.FAILED, error=str(exc))
+        error = str(exc) or _("The task could not be completed.")
     except Exception as exc:
         logger.exception("background job %s (%s) failed", job.pk, job.kind)
-        _finish(job, heartbeat, progress, BackgroundJob.Status.FAILED,
-                error=_("Something went wrong on our side (%(error)s). Nothing was changed; please try again "
-                        "or contact the administrator.") % {"error": type(exc).__name__})
-    else:
-        _finish(job, heartbeat, progress, BackgroundJob.Status.SUCCEEDED, result=result or {})
+        error = _(
+            "Something went wrong on our side (%(error)s). Nothing was changed; please try again "
+            "or contact the administrator."
+        ) % {"error": type(exc).__name__}
+    finally:
+        # Also when the worker is being shut down mid-job (SystemExit): the job then stays
+        # "running" without a heartbeat, and requeue_stale_jobs gives it to another worker.
+        heartbeat.stop()
+    status = BackgroundJob.Status.FAILED if error else BackgroundJob.Status.SUCCEEDED
+    _finish(job, progress, status, result=result, error=error)
 
 
-def _finish(job, heartbeat, progress, status, *, result=None, error=""):
-    heartbeat.stopped.set()
-    heartbeat.join()
+def _finish(job: BackgroundJob, progress: Progress, status: str, *, result: dict, error: str) -> None:
     done, total, label = progress.read()
-    BackgroundJob.objects.filter(pk=job.pk).update(
-        status=status, finished_at=timezone.now(), heartbeat_at=timezone.now(), result=result or {},
-        error=error, progress_done=done if status != BackgroundJob.Status.SUCCEEDED else max(done, total),
-        progress_total=total, progress_label=label[:200],
+    now = timezone.now()
+    BackgroundJob.objects.filter(pk=job.pk, attempts=job.attempts).update(
+        status=status,
+        finished_at=now,
+        heartbeat_at=now,
+        result=result,
+        error=error,
+        progress_done=max(done, total) if status == BackgroundJob.Status.SUCCEEDED else done,
+        progress_total=total,
+        progress_label=label[:200],
     )
 
 
@@ -173,23 +245,30 @@ def run_background_job(job_id: int) -> None:
 
 
 def requeue_stale_jobs() -> list[int]:
-    """Put jobs whose worker died (no heartbeat) or whose queue entry was lost back in the queue."""
-    stale_before = timezone.now() - timedelta(seconds=settings.KRING_JOB_STALE_AFTER_SECONDS)
-    stale = list(
-        BackgroundJob.objects.filter(status=BackgroundJob.Status.RUNNING, heartbeat_at__lt=stale_before)
-        .values_list("pk", flat=True)
+    """Queue again the jobs whose worker died (no heartbeat) or whose queue entry was lost.
+
+    Safe to run from several machines at once: each job is taken back by one update that
+    checks it is still stale, and a second delivery of a job does nothing anyway.
+    """
+    now = timezone.now()
+    stale_after = timedelta(seconds=settings.KRING_JOB_STALE_AFTER_SECONDS)
+    lost = Q(status=BackgroundJob.Status.RUNNING, heartbeat_at__lt=now - stale_after)
+    forgotten_before = now - FORGOTTEN_AFTER_STALE_PERIODS * stale_after
+    # A requeued job's heartbeat_at records when it was put back in the queue.
+    forgotten = Q(status=BackgroundJob.Status.QUEUED) & (
+        Q(heartbeat_at__lt=forgotten_before) | Q(heartbeat_at__isnull=True, created_at__lt=forgotten_before)
     )
-    # A queued job nobody picked up for ten times as long lost its queue entry (e.g. Redis flushed).
-    forgotten_before = timezone.now() - timedelta(seconds=10 * settings.KRING_JOB_STALE_AFTER_SECONDS)
-    forgotten = list(
-        BackgroundJob.objects.filter(status=BackgroundJob.Status.QUEUED, created_at__lt=forgotten_before)
-        .values_list("pk", flat=True)
-    )
-    for job_id in stale + forgotten:
-        logger.warning("job %s had no worker for %ss; queueing it again", job_id,
-                       settings.KRING_JOB_STALE_AFTER_SECONDS)
-        run_background_job.enqueue(job_id)
-    return stale + forgotten
+    requeued = []
+    for condition in (lost, forgotten):
+        for job_id in list(BackgroundJob.objects.filter(condition).values_list("pk", flat=True)):
+            taken = BackgroundJob.objects.filter(condition, pk=job_id).update(
+                status=BackgroundJob.Status.QUEUED, heartbeat_at=now
+            )
+            if taken:
+                logger.warning("job %s had no worker for %s; queueing it again", job_id, stale_after)
+                run_background_job.enqueue(job_id)
+                requeued.append(job_id)
+    return requeued
 
 
 def wait_for(job: BackgroundJob, timeout: float = 60) -> BackgroundJob:

@@ -1,32 +1,35 @@
 from django.conf import settings
 from django.shortcuts import redirect
-from django.urls import reverse
 
 
 class StaffSecondFactorMiddleware:
     """Staff must set up a second factor (TOTP) before they reach the back office.
 
-    Accounts flagged ``mfa_exempt`` (the demo's staff) are let through so a newcomer can look around.
+    Until they have, every page outside the login pages sends them to the authenticator-app
+    set-up; after it, the recovery-codes page leads them on. Accounts flagged ``mfa_exempt`` (the
+    demo's staff) are let through so a newcomer can look around.
     """
 
+    # The login pages themselves (including the TOTP set-up), static files and the language switch.
     ALLOWED_PREFIXES = ("/accounts/", "/static/", "/i18n/")
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        user = getattr(request, "user", None)
-        if (
-            settings.KRING_STAFF_REQUIRE_MFA
-            and user is not None
-            and user.is_authenticated
-            and user.is_staff
-            and not user.mfa_exempt
-            and not request.path.startswith(self.ALLOWED_PREFIXES)
-            and not has_second_factor(user)
-        ):
-            return redirect(reverse("mfa_activate_totp") + "?next=" + request.path)
+        if not request.path.startswith(self.ALLOWED_PREFIXES) and needs_second_factor(request.user):
+            return redirect("mfa_activate_totp")
         return self.get_response(request)
+
+
+def needs_second_factor(user) -> bool:
+    return (
+        settings.KRING_STAFF_REQUIRE_MFA
+        and user.is_authenticated
+        and user.is_staff
+        and not user.mfa_exempt
+        and not has_second_factor(user)
+    )
 
 
 def has_second_factor(user) -> bool:

@@ -62,8 +62,11 @@ def _text_condition(text: str) -> Q:
 
 
 def dues_per_instalment(membership: Membership) -> Decimal | None:
-    price = membership.plan.prices.filter(frequency=membership.billing_frequency).first()
-    return price.instalment_price if price else None
+    # Reads plan.prices.all() so a page that prefetched the prices runs no query per membership.
+    for price in membership.plan.prices.all():
+        if price.frequency == membership.billing_frequency:
+            return price.instalment_price
+    return None
 
 
 @dataclass(frozen=True)
@@ -81,11 +84,14 @@ class DuesBreakdown:
     instalment_amount: Decimal
 
 
-def dues_breakdown(membership: Membership, *, on_date: date) -> DuesBreakdown:
+def dues_breakdown(
+    membership: Membership, *, on_date: date, association: Association | None = None
+) -> DuesBreakdown:
     """How a member's dues are made up: the plan's price, then each discount or surcharge as its own line.
 
     Ages are taken on the association's reference date in the year of `on_date`. Honorary members
-    and other member types without dues pay nothing, shown as a line too.
+    and other member types without dues pay nothing, shown as a line too. Pages that show several
+    memberships pass the `association` they loaded once.
     """
     plan, member = membership.plan, membership.member
     lines = [DuesLine(plan.name, plan.yearly_price)]
@@ -99,7 +105,7 @@ def dues_breakdown(membership: Membership, *, on_date: date) -> DuesBreakdown:
     if not member.member_type.pays_dues:
         lines.append(DuesLine(_("%(type)s: no dues") % {"type": member.member_type.name}, -plan.yearly_price))
     else:
-        association = Association.current()
+        association = association or Association.current()
         reference = date(on_date.year, association.age_reference_month, association.age_reference_day)
         for rule in plan.price_rules.all():
             if rule_applies(rule, member, membership, reference, on_date):

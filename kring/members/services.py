@@ -15,18 +15,19 @@ from django.db.models import Case, CharField, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
-from kring.core.audit import diff, log_action, snapshot
+from kring.core.audit import diff, display_value, log_action, snapshot
 from kring.core.models import Association, NumberSequence
 from kring.members import validation
 from kring.members.models import (
     BankAccount,
     CancellationReason,
+    ContactPerson,
     Household,
     Member,
-    MemberType,
     Membership,
     MembershipChange,
     MembershipPayer,
+    MemberType,
     Plan,
 )
 
@@ -556,3 +557,123 @@ def refresh_membership_summary(member_ids: Iterable[int] | None = None) -> int:
 def _user(actor):
     return actor if getattr(actor, "pk", None) else None
 
+
+# --- reads that must leave a trace -------------------------------------------------------
+
+
+def record_member_export(*, actor, filters: dict[str, str], row_count: int):
+    """Exporting personal data is logged: who exported which selection, and how many members."""
+    described = "; ".join(f"{name}={value}" for name, value in filters.items() if value) or "all members"
+    return log_action("kring.member.exported", actor=actor, obj=actor,
+                      note=f"rows: {row_count}; filter: {described}")
+
+
+# --- contact persons ----------------------------------------------------------------------
+
+CONTACT_PERSON_FIELDS = ["first_name", "name_prefix", "last_name", "role", "email", "phone", "is_primary"]
+
+
+def check_contact_person_fields(organisation: Member, fields: dict) -> dict:
+    """Validate and normalise a contact person's data; raises ValidationError per field."""
+    unknown = set(fields) - set(CONTACT_PERSON_FIELDS)
+    if unknown:
+        raise ValueError(f"Not a contact person field: {', '.join(sorted(unknown))}")
+    cleaned = dict(fields)
+    errors = {}
+    for name in ("first_name", "name_prefix", "last_name", "role"):
+        if name in cleaned:
+            cleaned[name] = (cleaned[name] or "").strip()
+    if "last_name" in cleaned and not cleaned["last_name"]:
+        errors["last_name"] = [_("Enter the last name.")]
+    for name, check in (
+        ("email", validation.check_email),
+        ("phone", lambda value: validation.check_phone(value, organisation.country)),
+    ):
+        if name in cleaned:
+            try:
+                cleaned[name] = check(cleaned[name] or "")
+            except ValidationError as exc:
+                errors[name] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def add_contact_person(organisation: Member, *, actor, **fields) -> ContactPerson:
+    """Add a contact person to an organisation. The first one becomes the main contact; a new main
+    contact replaces the old one (an organisation has one)."""
+    if organisation.kind != Member.Kind.ORGANISATION:
+        raise ValidationError(_("Only an organisation has contact persons."))
+    fields = check_contact_person_fields(organisation, fields)
+    with transaction.atomic():
+        # Locking the organisation serialises changes to its main contact.
+        Member.objects.select_for_update().filter(pk=organisation.pk).first()
+        has_main = organisation.contact_persons.filter(is_primary=True).exists()
+        if not has_main:
+            fields["is_primary"] = True
+        elif fields.get("is_primary"):
+            _demote_main_contact(organisation, actor=actor)
+        contact = ContactPerson(organisation=organisation, **fields)
+        contact.full_clean(exclude=["organisation", "user"])
+        contact.save()
+        log_action("kring.contact_person.added", actor=actor, obj=contact, member_id=organisation.pk,
+                   changes=diff({}, snapshot(contact, CONTACT_PERSON_FIELDS)))
+    return contact
+
+
+def update_contact_person(contact: ContactPerson, *, actor, **changes) -> list[dict]:
+    """Change a contact person; returns the audited field changes (empty when nothing changed)."""
+    organisation = contact.organisation
+    changes = check_contact_person_fields(organisation, changes)
+    with transaction.atomic():
+        Member.objects.select_for_update().filter(pk=organisation.pk).first()
+        contact = ContactPerson.objects.select_for_update().get(pk=contact.pk)
+        if contact.is_primary and changes.get("is_primary") is False:
+            raise ValidationError({"is_primary": _(
+                "An organisation needs a main contact. To change it, open the person who should become the "
+                "main contact and tick 'main contact' there.")})
+        if changes.get("is_primary") and not contact.is_primary:
+            _demote_main_contact(organisation, actor=actor)
+        before = snapshot(contact, CONTACT_PERSON_FIELDS)
+        for name, value in changes.items():
+            setattr(contact, name, value)
+        contact.full_clean(exclude=["organisation", "user"])
+        field_changes = diff(before, snapshot(contact, CONTACT_PERSON_FIELDS))
+        if not field_changes:
+            return []
+        contact.save(update_fields=[c["field"] for c in field_changes])
+        log_action("kring.contact_person.changed", actor=actor, obj=contact, member_id=organisation.pk,
+                   changes=field_changes)
+    return field_changes
+
+
+def remove_contact_person(contact: ContactPerson, *, actor) -> ContactPerson | None:
+    """Remove a contact person. When it was the main contact, the next one (by name) takes over;
+    returns that new main contact, if any."""
+    organisation = contact.organisation
+    with transaction.atomic():
+        Member.objects.select_for_update().filter(pk=organisation.pk).first()
+        contact = ContactPerson.objects.select_for_update().get(pk=contact.pk)
+        log_action("kring.contact_person.removed", actor=actor, obj=contact, member_id=organisation.pk,
+                   changes=diff(snapshot(contact, CONTACT_PERSON_FIELDS),
+                                dict.fromkeys(CONTACT_PERSON_FIELDS, "")))
+        was_main = contact.is_primary
+        contact.delete()
+        if not was_main:
+            return None
+        successor = organisation.contact_persons.order_by("last_name", "first_name", "pk").first()
+        if successor is not None:
+            successor.is_primary = True
+            successor.save(update_fields=["is_primary"])
+            log_action("kring.contact_person.changed", actor=actor, obj=successor, member_id=organisation.pk,
+                       changes=[{"field": "is_primary", "before": display_value(False),
+                                 "after": display_value(True)}])
+        return successor
+
+
+def _demote_main_contact(organisation: Member, *, actor) -> None:
+    for current in organisation.contact_persons.select_for_update().filter(is_primary=True):
+        current.is_primary = False
+        current.save(update_fields=["is_primary"])
+        log_action("kring.contact_person.changed", actor=actor, obj=current, member_id=organisation.pk,
+                   changes=[{"field": "is_primary", "before": display_value(True), "after": display_value(False)}])
