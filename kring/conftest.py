@@ -76,10 +76,16 @@ def chromium():
     # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test
     # itself are still synchronous and safe.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from django.db import connections
+
+    # Inside Playwright's loop Django hands out other connections; close ours on both sides so that
+    # PostgreSQL can drop the test database at the end.
+    connections.close_all()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
+        connections.close_all()
 
 
 @pytest.fixture

@@ -321,6 +321,8 @@ class Member(models.Model):
             models.Index(fields=["current_plan", "sort_name", "id"], name="member_plan_idx"),
             models.Index(fields=["email"], name="member_email_idx"),
             models.Index(fields=["member_since"], name="member_since_idx"),
+            # "Turning 18 soon" on the overview looks members up by birth date.
+            models.Index(fields=["date_of_birth"], name="member_birth_idx"),
         ]
         permissions = [
             ("export_member", _("Can export members")),

@@ -63,6 +63,15 @@ class MemberFactory(factory.django.DjangoModelFactory):
     country = "NL"
 
 
+def ensure_default_lists() -> None:
+    """Transactional (live-server) tests flush the database, taking the migration's lists with it."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    import_module("kring.members.migrations.0003_default_lists").create_lists(apps, None)
+
+
 def member_type(code: str) -> MemberType:
     return MemberType.objects.get(code=code)
 
@@ -93,6 +102,7 @@ def staff_user(email: str, role: str) -> User:
 
 
 def make_cast() -> Cast:
+    ensure_default_lists()
     plan = PlanFactory(code="gewoon", name="Gewoon lid")
     member = MemberFactory(first_name="Anna", name_prefix="van den", last_name="Berg", email="anna@example.test",
                            user=UserFactory(email="anna@example.test"))
