@@ -36,6 +36,16 @@ def _strict_settings(settings):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in the default language (Dutch), not in whatever an earlier request left active."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _fail_on_logged_errors(request, caplog):
     """A logged error fails the test, unless the test says it expects one (@pytest.mark.allow_error_logs)."""
     yield

@@ -11,7 +11,7 @@ from decimal import Decimal
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, CharField, OuterRef, Subquery, Value, When
+from django.db.models import Case, CharField, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
@@ -106,6 +106,7 @@ def update_member(member: Member, *, actor, **changes) -> list[dict]:
     with transaction.atomic():
         member = Member.objects.select_for_update().get(pk=member.pk)
         before = snapshot(member, MEMBER_FIELDS)
+        old_household_id = member.household_id
         for name, value in changes.items():
             setattr(member, name, value)
         member.full_clean(exclude=["sort_name", "search_name"])
@@ -114,6 +115,10 @@ def update_member(member: Member, *, actor, **changes) -> list[dict]:
             return []
         member.save(update_fields=[c["field"] for c in field_changes] + ["updated_at"])
         log_action("kring.member.changed", actor=actor, obj=member, member_id=member.pk, changes=field_changes)
+        if {"household", "household_role"} & {c["field"] for c in field_changes}:
+            # Who is covered by a household plan changed, in the old household and the new one.
+            refresh_membership_summary([member.pk, *Member.objects.filter(household_id=old_household_id)
+                                        .values_list("pk", flat=True)])
     return field_changes
 
 
@@ -533,24 +538,38 @@ SUMMARY_STATUS_ORDER = [
 def refresh_membership_summary(member_ids: Iterable[int] | None = None) -> int:
     """Set Member.current_plan and membership_status from the memberships, in one UPDATE.
 
-    The main membership that counts is the most relevant one: active before cancelled before
-    pending before lapsed before ended, then the latest start.
+    The main membership that counts is the member's own most relevant one: active before cancelled
+    before pending before lapsed before ended, then the latest start. A member without one of their
+    own who lives in a household is covered by the main member's household plan, if it has one.
+    The other people in the households of `member_ids` are refreshed too.
     """
     rank = Case(
         *[When(status=status, then=Value(position)) for position, status in enumerate(SUMMARY_STATUS_ORDER)],
         output_field=CharField(),
     )
-    best = (
+    own = (
         Membership.objects.filter(member=OuterRef("pk"), parent_membership__isnull=True)
+        .annotate(rank=rank)
+        .order_by("rank", "-start_date", "-pk")
+    )
+    household = (
+        Membership.objects.filter(
+            member__household=OuterRef("household"), member__household_role=Member.HouseholdRole.HEAD,
+            plan__covers_household=True, parent_membership__isnull=True,
+        )
         .annotate(rank=rank)
         .order_by("rank", "-start_date", "-pk")
     )
     members = Member.objects.all()
     if member_ids is not None:
-        members = members.filter(pk__in=list(member_ids))
+        member_ids = list(member_ids)
+        households = Member.objects.filter(pk__in=member_ids, household__isnull=False).values("household")
+        members = members.filter(Q(pk__in=member_ids) | Q(household__in=households))
     return members.update(
-        current_plan=Subquery(best.values("plan")[:1]),
-        membership_status=Coalesce(Subquery(best.values("status")[:1]), Value("")),
+        current_plan=Coalesce(Subquery(own.values("plan")[:1]), Subquery(household.values("plan")[:1])),
+        membership_status=Coalesce(
+            Subquery(own.values("status")[:1]), Subquery(household.values("status")[:1]), Value("")
+        ),
     )
 
 

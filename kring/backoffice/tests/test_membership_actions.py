@@ -3,12 +3,15 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from kring.backoffice.forms import long_date
 from kring.core.models import Association, AuditEntry
 from kring.members import services
 from kring.members.models import CancellationReason, Membership, MembershipChange, MembershipPayer
 from kring.members.tests.factories import MemberFactory, PlanFactory
+
+EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
 
 
 def url(name, membership):
@@ -186,12 +189,13 @@ def test_cancel_without_end_date_ends_at_end_of_term(client, cast, membership):
 
 def test_cancel_form_shows_the_computed_end_date(client, cast, membership):
     client.force_login(cast.secretariat)
-    expected = long_date(services.earliest_end_date(membership, date(2024, 12, 15)))
-    response = client.get(url("membership_cancel", membership), {"cancelled_on": "2024-12-15"})
+    with translation.override("en"):
+        expected = long_date(services.earliest_end_date(membership, date(2024, 12, 15)))
+    response = client.get(url("membership_cancel", membership), {"cancelled_on": "2024-12-15"}, **EN)
     assert expected in response.context["form"].fields["end_date"].help_text
     # htmx asks for just the help text when the cancellation date changes.
     partial = client.get(
-        url("membership_cancel", membership), {"cancelled_on": "2024-12-15"}, HTTP_HX_REQUEST="true"
+        url("membership_cancel", membership), {"cancelled_on": "2024-12-15"}, HTTP_HX_REQUEST="true", **EN
     )
     assert expected in partial.content.decode()
     assert "<form" not in partial.content.decode()
@@ -439,7 +443,8 @@ def test_in_the_browser_the_end_date_help_follows_the_cancellation_date(chromium
     try:
         page.goto(url("membership_cancel", membership))
         assert_accessible(page, context="cancel form")
-        expected = long_date(services.earliest_end_date(membership, date(2030, 12, 15)))
+        with translation.override("nl"):  # the browser asks for Dutch (nl-NL)
+            expected = long_date(services.earliest_end_date(membership, date(2030, 12, 15)))
         page.fill("#id_cancelled_on", "2030-12-15")
         page.dispatch_event("#id_cancelled_on", "change")
         page.wait_for_function(

@@ -42,7 +42,7 @@ def test_the_refusal_is_in_dutch_for_dutch_visitors(client, cast):
 
     response = log_in(client, "anna@example.test", PASSWORD)
 
-    assert "Te veel inlogpogingen. Probeer het later nogmaals." in response.content.decode()
+    assert "Er is te vaak geprobeerd in te loggen. Probeer het later opnieuw." in response.content.decode()
 
 
 def test_four_wrong_passwords_still_allow_the_right_one(client, cast):

@@ -15,6 +15,9 @@ The steps, each in its own module:
 6. report.py    — the outcome for the command line, the back office and the error report (CSV)
 """
 
+import gc
+from contextlib import contextmanager
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -46,6 +49,25 @@ def run_import(
 ) -> ImportReport:
     """Check (and with apply=True, import) a member list. Raises ImportFileError when the file as
     a whole cannot be used; problems in rows are in the report, and then nothing is imported."""
+    with _without_cycle_collector():
+        return _run_import(data, filename, apply=apply, actor=actor, progress=progress, today=today)
+
+
+@contextmanager
+def _without_cycle_collector():
+    """An import keeps millions of small objects alive until it ends; Python's cycle collector would
+    walk them over and over (a third of the time for 100,000 rows). Reference counting still frees
+    what is no longer used; the collector resumes afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _run_import(data: bytes, filename: str, *, apply: bool, actor, progress, today) -> ImportReport:
     report_progress = progress or (lambda done, total, label: None)
     table = read_table(data, filename)
     mapping = map_columns(table.headers)

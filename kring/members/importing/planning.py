@@ -41,9 +41,6 @@ class ImportPlan:
     lookups: Lookups
     households: list[HouseholdPlan] = field(default_factory=list)
 
-    def errors(self) -> list:
-        return [error for row in self.rows for error in row.errors]
-
     @property
     def has_errors(self) -> bool:
         return any(row.errors for row in self.rows)

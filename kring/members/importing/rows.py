@@ -257,12 +257,12 @@ def _check_texts(row: ImportRow) -> None:
                 continue
             texts[name] = text
     if row.kind == ORGANISATION:
-        names = {name: texts.pop(name) for name in NAME_FIELDS if name in texts}
-        if names.get("last_name"):
+        parts = {name: texts.pop(name) for name in NAME_FIELDS if name in texts}
+        if parts.get("last_name"):
             row.contact = {
-                "first_name": names.get("first_name") or names.get("initials", ""),
-                "name_prefix": names.get("name_prefix", ""),
-                "last_name": names["last_name"],
+                "first_name": parts.get("first_name") or parts.get("initials", ""),
+                "name_prefix": parts.get("name_prefix", ""),
+                "last_name": parts["last_name"],
             }
     for name in ("organisation_name", "city", "notes"):
         if name in texts:

@@ -3,6 +3,7 @@ from datetime import date
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.utils import translation
 
 from kring.core.models import AuditEntry
 from kring.members import services
@@ -71,7 +72,7 @@ def test_iban_is_encrypted_at_rest_and_audited_masked():
 
 def test_invalid_iban_is_refused_with_reason():
     member = MemberFactory()
-    with pytest.raises(ValidationError, match="not a valid IBAN"):
+    with translation.override("en"), pytest.raises(ValidationError, match="not a valid IBAN"):
         services.set_bank_account(member, actor=None, iban="NL91ABNA0417164301", holder_name="X")
     assert not BankAccount.objects.exists()
 
@@ -137,7 +138,7 @@ def test_plan_switch_keeps_member_since_and_records_change():
 
 def test_frequency_not_offered_by_plan_is_refused():
     plan = PlanFactory(frequencies=["yearly"])
-    with pytest.raises(ValidationError, match="cannot be paid"):
+    with translation.override("en"), pytest.raises(ValidationError, match="cannot be paid"):
         services.start_membership(MemberFactory(), plan, actor=None, start_date=date(2025, 1, 1),
                                   billing_frequency="monthly")
 
@@ -155,7 +156,7 @@ def test_cancellation_respects_notice_period():
 
 def test_payer_shares_must_add_up_to_100():
     membership = active_membership(MemberFactory())
-    with pytest.raises(ValidationError, match="add up to"):
+    with translation.override("en"), pytest.raises(ValidationError, match="add up to"):
         services.set_payers(membership, [{"kind": "fund", "external_name": "Jeugdfonds Sport", "share_percent": 75}],
                             actor=None)
     parent = MemberFactory()
@@ -181,3 +182,30 @@ def test_leaving_household_is_a_change_not_a_reentry():
     assert partner.member_number == number and partner.member_since == date(2010, 1, 1)
     assert membership.changes.filter(kind="household_left").exists()
     assert AuditEntry.objects.filter(action="kring.member.changed", member_id=partner.pk).exists()
+
+
+def test_household_members_are_covered_by_the_main_members_household_plan():
+    head = MemberFactory()
+    household = services.create_household(actor=None, name="Fam", head=head)
+    child = MemberFactory()
+    services.add_to_household(child, household, role="child", actor=None)
+    family_plan = PlanFactory(code="gezin", covers_household=True)
+    membership = active_membership(head, family_plan)
+    child.refresh_from_db()
+    assert (child.membership_status, child.current_plan_id) == ("active", family_plan.pk)
+    services.change_membership_status(membership, "ended", actor=None, effective_date=date(2025, 1, 1))
+    child.refresh_from_db()
+    assert child.membership_status == "ended"
+    services.leave_household(child, actor=None, on_date=date(2025, 2, 1))
+    child.refresh_from_db()
+    assert (child.membership_status, child.current_plan_id) == ("", None)
+
+
+def test_a_plan_that_does_not_cover_the_household_covers_only_its_member():
+    head = MemberFactory()
+    household = services.create_household(actor=None, name="Fam", head=head)
+    partner = MemberFactory()
+    services.add_to_household(partner, household, role="partner", actor=None)
+    active_membership(head, PlanFactory(code="single"))
+    partner.refresh_from_db()
+    assert partner.membership_status == ""

@@ -213,6 +213,54 @@ def test_anniversaries_of_25_40_and_50_years_are_there_this_year(seeded):
     assert Member.objects.filter(member_type__is_honorary=True, current_plan__code="erelid").exists()
 
 
+def schema_of(tables: list[str]) -> list:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) ORDER BY indexname",
+                [tables],
+            )
+            indexes = cursor.fetchall()
+            cursor.execute(
+                "SELECT conname, pg_get_constraintdef(k.oid) FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid "
+                "WHERE t.relname = ANY(%s) ORDER BY conname",
+                [tables],
+            )
+            return indexes + cursor.fetchall()
+        placeholders = ", ".join("%s" for _ in tables)
+        cursor.execute(
+            f"SELECT name, sql FROM sqlite_master WHERE tbl_name IN ({placeholders}) ORDER BY name", tables
+        )
+        return cursor.fetchall()
+
+
+def test_large_load_builds_indexes_and_foreign_keys_again_exactly_as_they_were(monkeypatch):
+    tables = [model._meta.db_table for model in demo.WRITTEN_MODELS]
+    before = schema_of(tables)
+    assert len(before) > 20
+    monkeypatch.setattr(demo, "LARGE_LOAD", 50)
+    demo.seed_demo(200, seed=3, today=TODAY)
+    assert schema_of(tables) == before
+    assert Member.objects.count() == 200
+    services.refresh_membership_summary()
+    assert Member.objects.filter(search_name__contains="van").exists()
+
+
+def test_a_failing_large_load_leaves_data_and_schema_as_they_were(monkeypatch):
+    tables = [model._meta.db_table for model in demo.WRITTEN_MODELS]
+    before = schema_of(tables)
+    monkeypatch.setattr(demo, "LARGE_LOAD", 50)
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(demo.MemberGenerator, "_youth_payers", broken)
+    with pytest.raises(RuntimeError):
+        demo.seed_demo(400, seed=3, today=TODAY)
+    assert schema_of(tables) == before
+    assert not Member.objects.exists()
+
+
 def test_same_seed_gives_the_same_members():
     def snapshot():
         return list(
