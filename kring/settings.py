@@ -31,7 +31,8 @@ SECRET_KEY = os.environ.get("KRING_SECRET_KEY") or load_or_create_secret(VAR_DIR
 ENCRYPTION_KEYS = [
     key.strip()
     for key in (
-        os.environ.get("KRING_ENCRYPTION_KEYS") or load_or_create_secret(VAR_DIR / "encryption_key.txt", "fernet")
+        os.environ.get("KRING_ENCRYPTION_KEYS")
+        or load_or_create_secret(VAR_DIR / "encryption_key.txt", "fernet")
     ).split(",")
     if key.strip()
 ]
@@ -112,9 +113,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("KRING_TEST_SQLITE_NAME", "")} if os.environ.get(
-        "KRING_TEST_SQLITE_NAME"
-    ) else {}
+    DATABASES["default"]["TEST"] = (
+        {"NAME": os.environ.get("KRING_TEST_SQLITE_NAME", "")}
+        if os.environ.get("KRING_TEST_SQLITE_NAME")
+        else {}
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "core.User"
@@ -139,7 +142,9 @@ elif TESTING:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:
     # Shared between web server and worker processes without an extra server.
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "kring_cache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "kring_cache"}
+    }
 
 # Background tasks: the database backend by default (no extra server), RQ on Redis in production.
 TASK_BACKEND = os.environ.get("KRING_TASK_BACKEND", "database")

@@ -9,7 +9,6 @@ class CoreConfig(AppConfig):
     verbose_name = _("Kring core")
 
     def ready(self):
-        from kring.core.roles import sync_roles
 
         post_migrate.connect(_sync_roles_once, sender=self)
 

@@ -62,8 +62,9 @@ def log_action(
     changes: list[dict[str, str]] | None = None,
     note: str = "",
 ) -> AuditEntry:
-    return AuditEntry.objects.create(**audit_row(action, actor=actor, obj=obj, member_id=member_id,
-                                                 changes=changes, note=note))
+    return AuditEntry.objects.create(
+        **audit_row(action, actor=actor, obj=obj, member_id=member_id, changes=changes, note=note)
+    )
 
 
 def audit_row(action, *, actor, obj, member_id=None, changes=None, note="") -> dict:

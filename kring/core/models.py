@@ -78,7 +78,9 @@ class Association(models.Model):
         _("member number prefix"), max_length=10, blank=True, help_text=_("For example 'L' gives L000123.")
     )
     member_number_digits = models.PositiveSmallIntegerField(
-        _("digits in a member number"), default=6, help_text=_("The number is padded with zeros to this length.")
+        _("digits in a member number"),
+        default=6,
+        help_text=_("The number is padded with zeros to this length."),
     )
     age_reference_month = models.PositiveSmallIntegerField(
         _("month of the age reference date"),
@@ -150,7 +152,11 @@ class AuditEntry(models.Model):
 
     action = models.CharField(_("action"), max_length=100, db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     actor_label = models.CharField(_("by"), max_length=200, blank=True)

@@ -13,26 +13,46 @@ BOARD = "bestuur"
 AUDIT_COMMITTEE = "kascommissie"
 
 MEMBER_ADMIN_READ = [
-    "members.view_member", "members.view_membership", "members.view_plan", "members.view_household",
-    "members.view_contactperson", "members.view_membershippayer", "members.view_membershipchange",
-    "members.view_bankaccount", "members.view_membertype", "members.view_cancellationreason",
+    "members.view_member",
+    "members.view_membership",
+    "members.view_plan",
+    "members.view_household",
+    "members.view_contactperson",
+    "members.view_membershippayer",
+    "members.view_membershipchange",
+    "members.view_bankaccount",
+    "members.view_membertype",
+    "members.view_cancellationreason",
     "core.view_auditentry",
 ]
 MEMBER_ADMIN_WRITE = [
-    "members.add_member", "members.change_member",
-    "members.add_membership", "members.change_membership",
-    "members.add_household", "members.change_household",
-    "members.add_contactperson", "members.change_contactperson", "members.delete_contactperson",
-    "members.add_membershippayer", "members.change_membershippayer", "members.delete_membershippayer",
-    "members.add_bankaccount", "members.change_bankaccount",
-    "members.export_member", "members.import_member",
+    "members.add_member",
+    "members.change_member",
+    "members.add_membership",
+    "members.change_membership",
+    "members.add_household",
+    "members.change_household",
+    "members.add_contactperson",
+    "members.change_contactperson",
+    "members.delete_contactperson",
+    "members.add_membershippayer",
+    "members.change_membershippayer",
+    "members.delete_membershippayer",
+    "members.add_bankaccount",
+    "members.change_bankaccount",
+    "members.export_member",
+    "members.import_member",
 ]
 
 ROLE_PERMISSIONS = {
     SECRETARIAT: MEMBER_ADMIN_READ + MEMBER_ADMIN_WRITE,
     # The treasurer keeps the bank details and sees full IBANs; members are changed by the secretariat.
-    TREASURER: MEMBER_ADMIN_READ + [
-        "members.add_bankaccount", "members.change_bankaccount", "members.view_full_iban", "members.export_member",
+    TREASURER: MEMBER_ADMIN_READ
+    + [
+        "members.add_bankaccount",
+        "members.change_bankaccount",
+        "members.view_full_iban",
+        "members.export_member",
     ],
     BOARD: MEMBER_ADMIN_READ,
     # Read-only access to the member administration and (later) finance, as Dutch law gives it.

@@ -523,6 +523,8 @@ def seed_demo(
             writer=TableWriter(),
         )
         generator.generate(max(members - len(demo_people), 0), progress=progress)
+        # Partners and children without a plan of their own are covered by the household plan.
+        services.refresh_household_summaries()
         result.members += generator.members_written
         result.counts = generator.writer.counts
     result.seconds = time.perf_counter() - started

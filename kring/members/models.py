@@ -88,22 +88,33 @@ class Plan(models.Model):
         _("price per year"), max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
     )
     term_months = models.PositiveSmallIntegerField(_("term in months"), default=12)
-    renewal = models.CharField(_("renewal"), max_length=20, choices=Renewal.choices, default=Renewal.AUTOMATIC)
+    renewal = models.CharField(
+        _("renewal"), max_length=20, choices=Renewal.choices, default=Renewal.AUTOMATIC
+    )
     notice_period_days = models.PositiveSmallIntegerField(
-        _("notice period in days"), default=30, help_text=_("How long before the end of the term a member must cancel.")
+        _("notice period in days"),
+        default=30,
+        help_text=_("How long before the end of the term a member must cancel."),
     )
     is_addon = models.BooleanField(_("add-on"), default=False, help_text=_("Taken on top of a main plan."))
     addons = models.ManyToManyField(
-        "self", verbose_name=_("available add-ons"), blank=True, symmetrical=False,
-        limit_choices_to={"is_addon": True}, related_name="base_plans",
+        "self",
+        verbose_name=_("available add-ons"),
+        blank=True,
+        symmetrical=False,
+        limit_choices_to={"is_addon": True},
+        related_name="base_plans",
     )
     portal_parts = models.ManyToManyField(PortalPart, verbose_name=_("gives access to"), blank=True)
     member_types = models.ManyToManyField(
-        MemberType, verbose_name=_("for member types"), blank=True,
+        MemberType,
+        verbose_name=_("for member types"),
+        blank=True,
         help_text=_("Leave empty if every member type may take this plan."),
     )
     covers_household = models.BooleanField(
-        _("covers the household"), default=False,
+        _("covers the household"),
+        default=False,
         help_text=_("One membership for everyone in the household (partner, children)."),
     )
     for_organisations = models.BooleanField(_("for organisations"), default=False)
@@ -114,7 +125,9 @@ class Plan(models.Model):
         verbose_name = _("membership plan")
         verbose_name_plural = _("membership plans")
         ordering = ["sort_order", "name"]
-        constraints = [models.CheckConstraint(condition=Q(yearly_price__gte=0), name="plan_price_not_negative")]
+        constraints = [
+            models.CheckConstraint(condition=Q(yearly_price__gte=0), name="plan_price_not_negative")
+        ]
 
     def __str__(self):
         return self.name
@@ -130,7 +143,10 @@ class PlanPrice(models.Model):
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="prices", verbose_name=_("plan"))
     frequency = models.CharField(_("billing frequency"), max_length=20, choices=BillingFrequency.choices)
     instalment_price = models.DecimalField(
-        _("price per instalment"), max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+        _("price per instalment"),
+        max_digits=10,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0"))],
     )
 
     class Meta:
@@ -138,7 +154,9 @@ class PlanPrice(models.Model):
         verbose_name_plural = _("plan prices")
         constraints = [
             models.UniqueConstraint(fields=["plan", "frequency"], name="plan_price_once_per_frequency"),
-            models.CheckConstraint(condition=Q(instalment_price__gte=0), name="plan_price_instalment_not_negative"),
+            models.CheckConstraint(
+                condition=Q(instalment_price__gte=0), name="plan_price_instalment_not_negative"
+            ),
         ]
 
     def __str__(self):
@@ -160,18 +178,25 @@ class PriceRule(models.Model):
         PERCENT = "percent", _("percentage of the base price")
         AMOUNT = "amount", _("fixed amount per year")
 
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="price_rules", verbose_name=_("plan"))
+    plan = models.ForeignKey(
+        Plan, on_delete=models.CASCADE, related_name="price_rules", verbose_name=_("plan")
+    )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     label = models.CharField(_("text on the invoice"), max_length=100)
     adjustment = models.CharField(_("adjustment"), max_length=10, choices=Adjustment.choices)
     value = models.DecimalField(
-        _("value"), max_digits=10, decimal_places=2,
+        _("value"),
+        max_digits=10,
+        decimal_places=2,
         help_text=_("Negative for a discount, positive for a surcharge: -50 is 50% off or € 50 off."),
     )
     min_age = models.PositiveSmallIntegerField(_("from age"), null=True, blank=True)
     max_age = models.PositiveSmallIntegerField(_("up to and including age"), null=True, blank=True)
     countries = models.CharField(
-        _("countries"), max_length=50, blank=True, help_text=_("Country codes, comma-separated (regional rules).")
+        _("countries"),
+        max_length=50,
+        blank=True,
+        help_text=_("Country codes, comma-separated (regional rules)."),
     )
     postcode_from = models.CharField(_("postcode from"), max_length=10, blank=True)
     postcode_to = models.CharField(_("postcode up to"), max_length=10, blank=True)
@@ -249,14 +274,20 @@ class Member(models.Model):
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.PERSON)
     member_type = models.ForeignKey(MemberType, verbose_name=_("member type"), on_delete=models.PROTECT)
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, verbose_name=_("login"), null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("login"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="member",
     )
 
     # People (Dutch name parts)
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     initials = models.CharField(_("initials"), max_length=20, blank=True)
-    name_prefix = models.CharField(_("tussenvoegsel"), max_length=20, blank=True, help_text=_("e.g. 'van der'"))
+    name_prefix = models.CharField(
+        _("tussenvoegsel"), max_length=20, blank=True, help_text=_("e.g. 'van der'")
+    )
     last_name = models.CharField(_("last name"), max_length=150, blank=True)
     date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)
     student_until = models.DateField(_("student until"), null=True, blank=True)
@@ -269,7 +300,9 @@ class Member(models.Model):
     search_name = models.CharField(max_length=400, editable=False)
 
     email = models.EmailField(_("email address"), blank=True)
-    phone = models.CharField(_("phone number"), max_length=20, blank=True, help_text=_("Stored as +31612345678."))
+    phone = models.CharField(
+        _("phone number"), max_length=20, blank=True, help_text=_("Stored as +31612345678.")
+    )
     street = models.CharField(_("street"), max_length=200, blank=True)
     house_number = models.PositiveIntegerField(_("house number"), null=True, blank=True)
     house_number_addition = models.CharField(_("addition"), max_length=10, blank=True)
@@ -282,13 +315,24 @@ class Member(models.Model):
     )
 
     household = models.ForeignKey(
-        Household, verbose_name=_("household"), null=True, blank=True, on_delete=models.SET_NULL,
+        Household,
+        verbose_name=_("household"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="members",
     )
-    household_role = models.CharField(_("role in household"), max_length=20, choices=HouseholdRole.choices, blank=True)
+    household_role = models.CharField(
+        _("role in household"), max_length=20, choices=HouseholdRole.choices, blank=True
+    )
     guardian = models.ForeignKey(
-        "self", verbose_name=_("parent or guardian"), null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="wards", help_text=_("Logs in and pays for this (young) member."),
+        "self",
+        verbose_name=_("parent or guardian"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="wards",
+        help_text=_("Logs in and pays for this (young) member."),
     )
 
     # Summary of the main (non add-on) current membership, kept by services.refresh_membership_summary
@@ -298,10 +342,12 @@ class Member(models.Model):
     )
     membership_status = models.CharField(_("membership status"), max_length=20, blank=True)
 
-    member_since = models.DateField(_("member since"), null=True, blank=True,
-                                    help_text=_("Start of the current continuous membership."))
+    member_since = models.DateField(
+        _("member since"), null=True, blank=True, help_text=_("Start of the current continuous membership.")
+    )
     may_be_named_for_anniversary = models.BooleanField(
-        _("may be named at anniversaries"), default=True,
+        _("may be named at anniversaries"),
+        default=True,
         help_text=_("The member agrees to be named publicly for a membership anniversary."),
     )
     notes = models.TextField(_("notes"), blank=True)
@@ -382,7 +428,10 @@ class ContactPerson(models.Model):
     """A contact person of an organisation member (trade associations: companies as members)."""
 
     organisation = models.ForeignKey(
-        Member, on_delete=models.CASCADE, related_name="contact_persons", verbose_name=_("organisation"),
+        Member,
+        on_delete=models.CASCADE,
+        related_name="contact_persons",
+        verbose_name=_("organisation"),
         limit_choices_to={"kind": Member.Kind.ORGANISATION},
     )
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
@@ -393,7 +442,11 @@ class ContactPerson(models.Model):
     phone = models.CharField(_("phone number"), max_length=20, blank=True)
     is_primary = models.BooleanField(_("main contact"), default=False)
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="contact_person",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="contact_person",
         verbose_name=_("login"),
     )
 
@@ -403,7 +456,9 @@ class ContactPerson(models.Model):
         ordering = ["-is_primary", "last_name"]
         constraints = [
             models.UniqueConstraint(
-                fields=["organisation"], condition=Q(is_primary=True), name="one_primary_contact_per_organisation"
+                fields=["organisation"],
+                condition=Q(is_primary=True),
+                name="one_primary_contact_per_organisation",
             )
         ]
 
@@ -414,7 +469,9 @@ class ContactPerson(models.Model):
 class BankAccount(models.Model):
     """A member's bank account. The IBAN is encrypted at rest; lists show only the masked form."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="bank_accounts", verbose_name=_("member"))
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="bank_accounts", verbose_name=_("member")
+    )
     iban = EncryptedTextField(_("IBAN"))
     iban_fingerprint = models.CharField(max_length=64, editable=False, db_index=True)
     iban_masked = models.CharField(_("IBAN"), max_length=40, editable=False)
@@ -428,7 +485,9 @@ class BankAccount(models.Model):
         verbose_name_plural = _("bank accounts")
         ordering = ["-is_primary", "-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["member"], condition=Q(is_primary=True), name="one_primary_bank_account")
+            models.UniqueConstraint(
+                fields=["member"], condition=Q(is_primary=True), name="one_primary_bank_account"
+            )
         ]
         permissions = [("view_full_iban", _("Can see full IBANs"))]
 
@@ -436,8 +495,8 @@ class BankAccount(models.Model):
         return self.iban_masked
 
     def save(self, *args, **kwargs):
-        from kring.members.validation import mask_iban
         from kring.core.crypto import fingerprint
+        from kring.members.validation import mask_iban
 
         self.iban_masked = mask_iban(self.iban)
         self.iban_fingerprint = fingerprint(self.iban)
@@ -465,21 +524,37 @@ class Membership(models.Model):
     }
     CURRENT_STATUSES = (Status.PENDING, Status.ACTIVE, Status.LAPSED, Status.CANCELLED)
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="memberships", verbose_name=_("member"))
-    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="memberships", verbose_name=_("plan"))
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="memberships", verbose_name=_("member")
+    )
+    plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, related_name="memberships", verbose_name=_("plan")
+    )
     billing_frequency = models.CharField(
-        _("billing frequency"), max_length=20, choices=BillingFrequency.choices, default=BillingFrequency.YEARLY
+        _("billing frequency"),
+        max_length=20,
+        choices=BillingFrequency.choices,
+        default=BillingFrequency.YEARLY,
     )
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
     start_date = models.DateField(_("start date"))
     end_date = models.DateField(_("end date"), null=True, blank=True)
     current_term_end = models.DateField(_("current term ends"), null=True, blank=True)
     parent_membership = models.ForeignKey(
-        "self", verbose_name=_("main membership"), null=True, blank=True, on_delete=models.PROTECT,
-        related_name="addon_memberships", help_text=_("For add-on plans: the membership it adds to."),
+        "self",
+        verbose_name=_("main membership"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="addon_memberships",
+        help_text=_("For add-on plans: the membership it adds to."),
     )
     cancellation_reason = models.ForeignKey(
-        CancellationReason, verbose_name=_("cancellation reason"), null=True, blank=True, on_delete=models.PROTECT
+        CancellationReason,
+        verbose_name=_("cancellation reason"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
     )
     cancelled_on = models.DateField(_("cancelled on"), null=True, blank=True)
     renewal_confirmed_until = models.DateField(_("renewal confirmed until"), null=True, blank=True)
@@ -521,20 +596,31 @@ class MembershipPayer(models.Model):
         FUND = "fund", _("fund")
         OTHER = "other", _("other")
 
-    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="payers", verbose_name=_("membership"))
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="payers", verbose_name=_("membership")
+    )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     payer_member = models.ForeignKey(
-        Member, verbose_name=_("paying member"), null=True, blank=True, on_delete=models.PROTECT,
+        Member,
+        verbose_name=_("paying member"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="paid_memberships",
     )
     external_name = models.CharField(_("name"), max_length=200, blank=True)
     external_email = models.EmailField(_("email address"), blank=True)
     external_address = models.TextField(_("address"), blank=True)
     external_reference = models.CharField(
-        _("reference"), max_length=100, blank=True, help_text=_("e.g. the fund's file number or the employer's PO.")
+        _("reference"),
+        max_length=100,
+        blank=True,
+        help_text=_("e.g. the fund's file number or the employer's PO."),
     )
     share_percent = models.DecimalField(
-        _("share (%)"), max_digits=5, decimal_places=2,
+        _("share (%)"),
+        max_digits=5,
+        decimal_places=2,
         validators=[MinValueValidator(Decimal("0.01"))],
     )
 
@@ -543,7 +629,8 @@ class MembershipPayer(models.Model):
         verbose_name_plural = _("payers")
         constraints = [
             models.CheckConstraint(
-                condition=Q(share_percent__gt=0) & Q(share_percent__lte=100), name="payer_share_between_0_and_100"
+                condition=Q(share_percent__gt=0) & Q(share_percent__lte=100),
+                name="payer_share_between_0_and_100",
             ),
             models.CheckConstraint(
                 condition=(Q(payer_member__isnull=False) & Q(external_name=""))
@@ -572,12 +659,16 @@ class MembershipChange(models.Model):
         CAME_OF_AGE = "came_of_age", _("turned 18")
         PAYERS = "payers", _("payers changed")
 
-    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="changes", verbose_name=_("membership"))
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="changes", verbose_name=_("membership")
+    )
     kind = models.CharField(_("kind"), max_length=30, choices=Kind.choices)
     effective_date = models.DateField(_("effective date"))
     from_value = models.CharField(_("from"), max_length=200, blank=True)
     to_value = models.CharField(_("to"), max_length=200, blank=True)
-    reason = models.ForeignKey(CancellationReason, verbose_name=_("reason"), null=True, blank=True, on_delete=models.PROTECT)
+    reason = models.ForeignKey(
+        CancellationReason, verbose_name=_("reason"), null=True, blank=True, on_delete=models.PROTECT
+    )
     note = models.TextField(_("note"), blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -98,10 +98,13 @@ def dues_breakdown(
     per_year = BillingFrequency.instalments_per_year(membership.billing_frequency)
     price = dues_per_instalment(membership)
     if price is not None and price * per_year != plan.yearly_price:
-        lines.append(DuesLine(
-            _("Difference for paying %(frequency)s") % {"frequency": membership.get_billing_frequency_display()},
-            price * per_year - plan.yearly_price,
-        ))
+        lines.append(
+            DuesLine(
+                _("Difference for paying %(frequency)s")
+                % {"frequency": membership.get_billing_frequency_display()},
+                price * per_year - plan.yearly_price,
+            )
+        )
     if not member.member_type.pays_dues:
         lines.append(DuesLine(_("%(type)s: no dues") % {"type": member.member_type.name}, -plan.yearly_price))
     else:
@@ -109,18 +112,25 @@ def dues_breakdown(
         reference = date(on_date.year, association.age_reference_month, association.age_reference_day)
         for rule in plan.price_rules.all():
             if rule_applies(rule, member, membership, reference, on_date):
-                amount = rule.value if rule.adjustment == PriceRule.Adjustment.AMOUNT else (
-                    plan.yearly_price * rule.value / Decimal(100)
+                amount = (
+                    rule.value
+                    if rule.adjustment == PriceRule.Adjustment.AMOUNT
+                    else (plan.yearly_price * rule.value / Decimal(100))
                 )
                 lines.append(DuesLine(rule.label, amount.quantize(CENT, ROUND_HALF_UP)))
     total = max(sum((line.yearly_amount for line in lines), Decimal(0)), Decimal(0))
     return DuesBreakdown(
-        lines=lines, yearly_total=total, frequency=membership.billing_frequency, instalments_per_year=per_year,
+        lines=lines,
+        yearly_total=total,
+        frequency=membership.billing_frequency,
+        instalments_per_year=per_year,
         instalment_amount=(total / per_year).quantize(CENT, ROUND_HALF_UP),
     )
 
 
-def rule_applies(rule: PriceRule, member: Member, membership: Membership, reference: date, on_date: date) -> bool:
+def rule_applies(
+    rule: PriceRule, member: Member, membership: Membership, reference: date, on_date: date
+) -> bool:
     kind = PriceRule.Kind
     if rule.kind in (kind.YOUTH, kind.SENIOR):
         age = member.age_on(reference)
@@ -140,8 +150,11 @@ def rule_applies(rule: PriceRule, member: Member, membership: Membership, refere
             return False
         if rule.postcode_from:
             postcode = member.postcode.replace(" ", "")
-            return rule.postcode_from.replace(" ", "") <= postcode <= (rule.postcode_to or rule.postcode_from).replace(
-                " ", "") + "ZZ"
+            return (
+                rule.postcode_from.replace(" ", "")
+                <= postcode
+                <= (rule.postcode_to or rule.postcode_from).replace(" ", "") + "ZZ"
+            )
         return True
     return False
 
@@ -167,23 +180,36 @@ def anniversaries_in(year: int, *, milestones=ANNIVERSARY_YEARS) -> list[Anniver
     for years in milestones:
         condition |= Q(member_since__year=year - years)
     members = (
-        Member.objects.filter(condition, membership_status__in=[Membership.Status.ACTIVE, Membership.Status.CANCELLED])
+        Member.objects.filter(
+            condition, membership_status__in=[Membership.Status.ACTIVE, Membership.Status.CANCELLED]
+        )
         .select_related("member_type")
         .order_by("member_since", "sort_name")
     )
     result = []
     for member in members:
         years = year - member.member_since.year
-        day = member.member_since.replace(year=year) if not (
-            member.member_since.month == 2 and member.member_since.day == 29) else date(year, 3, 1)
-        result.append(Anniversary(member=member, years=years, date=day,
-                                  may_be_named=member.may_be_named_for_anniversary))
+        day = (
+            member.member_since.replace(year=year)
+            if not (member.member_since.month == 2 and member.member_since.day == 29)
+            else date(year, 3, 1)
+        )
+        result.append(
+            Anniversary(
+                member=member, years=years, date=day, may_be_named=member.may_be_named_for_anniversary
+            )
+        )
     return result
 
 
 def members_coming_of_age(*, start: date, end: date) -> QuerySet[Member]:
     """Youth members who turn 18 between start and end (inclusive)."""
-    born_from = date(start.year - 18, start.month, start.day) if not (start.month == 2 and start.day == 29) else date(
-        start.year - 18, 3, 1)
+    born_from = (
+        date(start.year - 18, start.month, start.day)
+        if not (start.month == 2 and start.day == 29)
+        else date(start.year - 18, 3, 1)
+    )
     born_to = date(end.year - 18, end.month, min(end.day, 28) if end.month == 2 else end.day)
-    return Member.objects.filter(kind=Member.Kind.PERSON, date_of_birth__gte=born_from, date_of_birth__lte=born_to)
+    return Member.objects.filter(
+        kind=Member.Kind.PERSON, date_of_birth__gte=born_from, date_of_birth__lte=born_to
+    )

@@ -35,10 +35,31 @@ MEMBER_NUMBER_SEQUENCE = "member_number"
 
 # Fields of Member that the secretariat (and later the member) may change, audited one by one.
 MEMBER_FIELDS = [
-    "kind", "member_type", "first_name", "initials", "name_prefix", "last_name", "date_of_birth",
-    "student_until", "organisation_name", "kvk_number", "email", "phone", "street", "house_number",
-    "house_number_addition", "postcode", "city", "country", "correspondence", "household",
-    "household_role", "guardian", "member_since", "may_be_named_for_anniversary", "notes",
+    "kind",
+    "member_type",
+    "first_name",
+    "initials",
+    "name_prefix",
+    "last_name",
+    "date_of_birth",
+    "student_until",
+    "organisation_name",
+    "kvk_number",
+    "email",
+    "phone",
+    "street",
+    "house_number",
+    "house_number_addition",
+    "postcode",
+    "city",
+    "country",
+    "correspondence",
+    "household",
+    "household_role",
+    "guardian",
+    "member_since",
+    "may_be_named_for_anniversary",
+    "notes",
 ]
 
 
@@ -70,9 +91,11 @@ def normalise_member_fields(data: dict) -> dict:
     kind = cleaned.get("kind", Member.Kind.PERSON)
     if kind == Member.Kind.PERSON and "last_name" in cleaned and not (cleaned.get("last_name") or "").strip():
         errors["last_name"] = [_("Enter the last name.")]
-    if kind == Member.Kind.ORGANISATION and "organisation_name" in cleaned and not (
-        cleaned.get("organisation_name") or ""
-    ).strip():
+    if (
+        kind == Member.Kind.ORGANISATION
+        and "organisation_name" in cleaned
+        and not (cleaned.get("organisation_name") or "").strip()
+    ):
         errors["organisation_name"] = [_("Enter the organisation's name.")]
     if errors:
         raise ValidationError(errors)
@@ -85,13 +108,22 @@ def create_member(*, actor, member_type: MemberType, **fields) -> Member:
         if not fields.get("member_number"):
             fields["member_number"] = next_member_numbers(1)[0]
         elif Member.objects.filter(member_number=fields["member_number"]).exists():
-            raise ValidationError({"member_number": _("Member number %(number)s is already in use.")
-                                   % {"number": fields["member_number"]}})
+            raise ValidationError(
+                {
+                    "member_number": _("Member number %(number)s is already in use.")
+                    % {"number": fields["member_number"]}
+                }
+            )
         member = Member(member_type=member_type, **fields)
         member.full_clean(exclude=["sort_name", "search_name"])
         member.save()
-        log_action("kring.member.created", actor=actor, obj=member, member_id=member.pk,
-                   changes=diff({}, snapshot(member, ["member_number", *MEMBER_FIELDS])))
+        log_action(
+            "kring.member.created",
+            actor=actor,
+            obj=member,
+            member_id=member.pk,
+            changes=diff({}, snapshot(member, ["member_number", *MEMBER_FIELDS])),
+        )
     return member
 
 
@@ -114,11 +146,17 @@ def update_member(member: Member, *, actor, **changes) -> list[dict]:
         if not field_changes:
             return []
         member.save(update_fields=[c["field"] for c in field_changes] + ["updated_at"])
-        log_action("kring.member.changed", actor=actor, obj=member, member_id=member.pk, changes=field_changes)
+        log_action(
+            "kring.member.changed", actor=actor, obj=member, member_id=member.pk, changes=field_changes
+        )
         if {"household", "household_role"} & {c["field"] for c in field_changes}:
             # Who is covered by a household plan changed, in the old household and the new one.
-            refresh_membership_summary([member.pk, *Member.objects.filter(household_id=old_household_id)
-                                        .values_list("pk", flat=True)])
+            refresh_membership_summary(
+                [
+                    member.pk,
+                    *Member.objects.filter(household_id=old_household_id).values_list("pk", flat=True),
+                ]
+            )
     return field_changes
 
 
@@ -134,19 +172,38 @@ def set_bank_account(member: Member, *, actor, iban: str, holder_name: str, bic:
             before = snapshot(current, ["holder_name", "bic"])
             current.holder_name, current.bic = holder_name, checked.bic
             current.save(update_fields=["holder_name", "bic"])
-            log_action("kring.bank_account.changed", actor=actor, obj=current, member_id=member.pk,
-                       changes=diff(before, snapshot(current, ["holder_name", "bic"])))
+            log_action(
+                "kring.bank_account.changed",
+                actor=actor,
+                obj=current,
+                member_id=member.pk,
+                changes=diff(before, snapshot(current, ["holder_name", "bic"])),
+            )
             return current
         if current:
             current.is_primary = False
             current.save(update_fields=["is_primary"])
-        account = BankAccount.objects.create(member=member, iban=checked.iban, bic=checked.bic, holder_name=holder_name)
+        account = BankAccount.objects.create(
+            member=member, iban=checked.iban, bic=checked.bic, holder_name=holder_name
+        )
         log_action(
-            "kring.bank_account.changed", actor=actor, obj=account, member_id=member.pk,
+            "kring.bank_account.changed",
+            actor=actor,
+            obj=account,
+            member_id=member.pk,
             changes=[
-                {"field": "iban", "before": current.iban_masked if current else "", "after": account.iban_masked},
-                *diff({"holder_name": current.holder_name if current else "", "bic": current.bic if current else ""},
-                      {"holder_name": account.holder_name, "bic": account.bic}),
+                {
+                    "field": "iban",
+                    "before": current.iban_masked if current else "",
+                    "after": account.iban_masked,
+                },
+                *diff(
+                    {
+                        "holder_name": current.holder_name if current else "",
+                        "bic": current.bic if current else "",
+                    },
+                    {"holder_name": account.holder_name, "bic": account.bic},
+                ),
             ],
         )
     return account
@@ -159,23 +216,35 @@ def term_end(start: date, plan: Plan) -> date:
     return start + relativedelta(months=plan.term_months) - timedelta(days=1)
 
 
-def check_plan_for(member: Member, plan: Plan, billing_frequency: str, parent_membership: Membership | None) -> None:
+def check_plan_for(
+    member: Member, plan: Plan, billing_frequency: str, parent_membership: Membership | None
+) -> None:
     errors = {}
     if not plan.prices.filter(frequency=billing_frequency).exists():
         allowed = ", ".join(str(p.get_frequency_display()) for p in plan.prices.all())
-        errors["billing_frequency"] = _("The plan %(plan)s cannot be paid %(frequency)s. Choose: %(allowed)s.") % {
-            "plan": plan.name, "frequency": dict(Membership._meta.get_field("billing_frequency").choices).get(
-                billing_frequency, billing_frequency), "allowed": allowed or "–"}
+        errors["billing_frequency"] = _(
+            "The plan %(plan)s cannot be paid %(frequency)s. Choose: %(allowed)s."
+        ) % {
+            "plan": plan.name,
+            "frequency": dict(Membership._meta.get_field("billing_frequency").choices).get(
+                billing_frequency, billing_frequency
+            ),
+            "allowed": allowed or "–",
+        }
     if plan.member_types.exists() and not plan.member_types.filter(pk=member.member_type_id).exists():
         errors["plan"] = _("The plan %(plan)s is not available for %(type)s.") % {
-            "plan": plan.name, "type": member.member_type.name}
+            "plan": plan.name,
+            "type": member.member_type.name,
+        }
     if plan.is_addon and parent_membership is None:
         errors["plan"] = _("%(plan)s is an add-on: choose the membership it adds to.") % {"plan": plan.name}
     if parent_membership is not None and parent_membership.member_id != member.pk:
         errors["parent_membership"] = _("An add-on belongs to a membership of the same member.")
     if parent_membership is not None and not parent_membership.plan.addons.filter(pk=plan.pk).exists():
         errors["plan"] = _("%(addon)s cannot be added to %(plan)s.") % {
-            "addon": plan.name, "plan": parent_membership.plan.name}
+            "addon": plan.name,
+            "plan": parent_membership.plan.name,
+        }
     if plan.for_organisations and member.kind != Member.Kind.ORGANISATION:
         errors["plan"] = _("The plan %(plan)s is for organisations only.") % {"plan": plan.name}
     if errors:
@@ -183,26 +252,47 @@ def check_plan_for(member: Member, plan: Plan, billing_frequency: str, parent_me
 
 
 def start_membership(
-    member: Member, plan: Plan, *, actor, start_date: date, billing_frequency: str,
-    status: str = Membership.Status.ACTIVE, parent_membership: Membership | None = None, note: str = "",
+    member: Member,
+    plan: Plan,
+    *,
+    actor,
+    start_date: date,
+    billing_frequency: str,
+    status: str = Membership.Status.ACTIVE,
+    parent_membership: Membership | None = None,
+    note: str = "",
 ) -> Membership:
     if status not in (Membership.Status.PENDING, Membership.Status.ACTIVE):
         raise ValidationError(_("A new membership is pending or active."))
     check_plan_for(member, plan, billing_frequency, parent_membership)
     with transaction.atomic():
         membership = Membership.objects.create(
-            member=member, plan=plan, billing_frequency=billing_frequency, status=status, start_date=start_date,
-            current_term_end=term_end(start_date, plan), parent_membership=parent_membership,
+            member=member,
+            plan=plan,
+            billing_frequency=billing_frequency,
+            status=status,
+            start_date=start_date,
+            current_term_end=term_end(start_date, plan),
+            parent_membership=parent_membership,
         )
         MembershipChange.objects.create(
-            membership=membership, kind=MembershipChange.Kind.STARTED, effective_date=start_date,
-            to_value=plan.name, note=note, created_by=_user(actor),
+            membership=membership,
+            kind=MembershipChange.Kind.STARTED,
+            effective_date=start_date,
+            to_value=plan.name,
+            note=note,
+            created_by=_user(actor),
         )
         if member.member_since is None or member.member_since > start_date:
             Member.objects.filter(pk=member.pk).update(member_since=start_date)
             member.member_since = start_date
-        log_action("kring.membership.started", actor=actor, obj=membership, member_id=member.pk,
-                   changes=diff({}, snapshot(membership, ["plan", "billing_frequency", "status", "start_date"])))
+        log_action(
+            "kring.membership.started",
+            actor=actor,
+            obj=membership,
+            member_id=member.pk,
+            changes=diff({}, snapshot(membership, ["plan", "billing_frequency", "status", "start_date"])),
+        )
         refresh_membership_summary([member.pk])
     return membership
 
@@ -215,7 +305,8 @@ def change_membership_status(
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         if not membership.can_become(new_status):
             raise ValidationError(
-                _("A membership that is %(current)s cannot become %(new)s.") % {
+                _("A membership that is %(current)s cannot become %(new)s.")
+                % {
                     "current": membership.get_status_display(),
                     "new": Membership.Status(new_status).label,
                 }
@@ -234,15 +325,31 @@ def change_membership_status(
             fields += ["cancelled_on", "cancellation_reason", "end_date"]
         membership.save(update_fields=fields)
         MembershipChange.objects.create(
-            membership=membership, kind=MembershipChange.Kind.STATUS, effective_date=effective_date,
-            from_value=old_label, to_value=membership.get_status_display(), note=note, created_by=_user(actor),
+            membership=membership,
+            kind=MembershipChange.Kind.STATUS,
+            effective_date=effective_date,
+            from_value=old_label,
+            to_value=membership.get_status_display(),
+            note=note,
+            created_by=_user(actor),
         )
-        log_action("kring.membership.status_changed", actor=actor, obj=membership, member_id=membership.member_id,
-                   changes=diff(before, snapshot(membership, ["status", "end_date"])), note=note)
+        log_action(
+            "kring.membership.status_changed",
+            actor=actor,
+            obj=membership,
+            member_id=membership.member_id,
+            changes=diff(before, snapshot(membership, ["status", "end_date"])),
+            note=note,
+        )
         if new_status == Membership.Status.ENDED:
             for addon in membership.addon_memberships.exclude(status=Membership.Status.ENDED):
-                change_membership_status(addon, Membership.Status.ENDED, actor=actor, effective_date=effective_date,
-                                         note=_("Main membership ended."))
+                change_membership_status(
+                    addon,
+                    Membership.Status.ENDED,
+                    actor=actor,
+                    effective_date=effective_date,
+                    note=_("Main membership ended."),
+                )
         refresh_membership_summary([membership.member_id])
     return membership
 
@@ -256,8 +363,13 @@ def earliest_end_date(membership: Membership, cancelled_on: date) -> date:
 
 
 def cancel_membership(
-    membership: Membership, *, actor, reason: CancellationReason, cancelled_on: date,
-    end_date: date | None = None, note: str = "",
+    membership: Membership,
+    *,
+    actor,
+    reason: CancellationReason,
+    cancelled_on: date,
+    end_date: date | None = None,
+    note: str = "",
 ) -> Membership:
     """Record a cancellation: the membership runs until the end date, then ends.
 
@@ -269,23 +381,44 @@ def cancel_membership(
     with transaction.atomic():
         membership = Membership.objects.select_for_update().select_related("plan").get(pk=membership.pk)
         if not membership.can_become(Membership.Status.CANCELLED):
-            raise ValidationError(_("A membership that is %(current)s cannot be cancelled.")
-                                  % {"current": membership.get_status_display()})
+            raise ValidationError(
+                _("A membership that is %(current)s cannot be cancelled.")
+                % {"current": membership.get_status_display()}
+            )
         end = end_date or earliest_end_date(membership, cancelled_on)
         if end < membership.start_date:
-            raise ValidationError({"end_date": _("The end date cannot be before the start date (%(start)s).")
-                                   % {"start": membership.start_date.strftime("%d-%m-%Y")}})
+            raise ValidationError(
+                {
+                    "end_date": _("The end date cannot be before the start date (%(start)s).")
+                    % {"start": membership.start_date.strftime("%d-%m-%Y")}
+                }
+            )
         before = snapshot(membership, ["status", "end_date", "cancellation_reason", "cancelled_on"])
         membership.status = Membership.Status.CANCELLED
-        membership.end_date, membership.cancellation_reason, membership.cancelled_on = end, reason, cancelled_on
+        membership.end_date, membership.cancellation_reason, membership.cancelled_on = (
+            end,
+            reason,
+            cancelled_on,
+        )
         membership.save(update_fields=["status", "end_date", "cancellation_reason", "cancelled_on"])
         MembershipChange.objects.create(
-            membership=membership, kind=MembershipChange.Kind.CANCELLED, effective_date=end, reason=reason,
-            note=note, created_by=_user(actor),
+            membership=membership,
+            kind=MembershipChange.Kind.CANCELLED,
+            effective_date=end,
+            reason=reason,
+            note=note,
+            created_by=_user(actor),
         )
-        log_action("kring.membership.cancelled", actor=actor, obj=membership, member_id=membership.member_id,
-                   changes=diff(before, snapshot(membership, ["status", "end_date", "cancellation_reason",
-                                                              "cancelled_on"])), note=note)
+        log_action(
+            "kring.membership.cancelled",
+            actor=actor,
+            obj=membership,
+            member_id=membership.member_id,
+            changes=diff(
+                before, snapshot(membership, ["status", "end_date", "cancellation_reason", "cancelled_on"])
+            ),
+            note=note,
+        )
         refresh_membership_summary([membership.member_id])
     return membership
 
@@ -295,16 +428,30 @@ def withdraw_cancellation(membership: Membership, *, actor, on_date: date) -> Me
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         if membership.status != Membership.Status.CANCELLED:
             raise ValidationError(_("Only a cancelled membership can have its cancellation withdrawn."))
-        change_membership_status(membership, Membership.Status.ACTIVE, actor=actor, effective_date=on_date,
-                                 note=_("Cancellation withdrawn."))
-        MembershipChange.objects.create(membership=membership, kind=MembershipChange.Kind.CANCELLATION_WITHDRAWN,
-                                        effective_date=on_date, created_by=_user(actor))
+        change_membership_status(
+            membership,
+            Membership.Status.ACTIVE,
+            actor=actor,
+            effective_date=on_date,
+            note=_("Cancellation withdrawn."),
+        )
+        MembershipChange.objects.create(
+            membership=membership,
+            kind=MembershipChange.Kind.CANCELLATION_WITHDRAWN,
+            effective_date=on_date,
+            created_by=_user(actor),
+        )
     membership.refresh_from_db()
     return membership
 
 
 def switch_plan(
-    membership: Membership, new_plan: Plan, *, actor, effective_date: date, billing_frequency: str | None = None,
+    membership: Membership,
+    new_plan: Plan,
+    *,
+    actor,
+    effective_date: date,
+    billing_frequency: str | None = None,
     note: str = "",
 ) -> Membership:
     """End the membership the day before `effective_date` and start the new plan on that day.
@@ -313,47 +460,89 @@ def switch_plan(
     """
     frequency = billing_frequency or membership.billing_frequency
     with transaction.atomic():
-        membership = Membership.objects.select_for_update().select_related("plan", "member").get(pk=membership.pk)
-        if membership.status not in (Membership.Status.ACTIVE, Membership.Status.PENDING, Membership.Status.LAPSED):
+        membership = (
+            Membership.objects.select_for_update().select_related("plan", "member").get(pk=membership.pk)
+        )
+        if membership.status not in (
+            Membership.Status.ACTIVE,
+            Membership.Status.PENDING,
+            Membership.Status.LAPSED,
+        ):
             raise ValidationError(_("Only a current membership can switch plans."))
         if new_plan.pk == membership.plan_id:
             raise ValidationError({"plan": _("The member already has this plan.")})
         if effective_date <= membership.start_date:
-            raise ValidationError({"effective_date": _("A switch takes effect after the start date (%(start)s).")
-                                   % {"start": membership.start_date.strftime("%d-%m-%Y")}})
+            raise ValidationError(
+                {
+                    "effective_date": _("A switch takes effect after the start date (%(start)s).")
+                    % {"start": membership.start_date.strftime("%d-%m-%Y")}
+                }
+            )
         check_plan_for(membership.member, new_plan, frequency, membership.parent_membership)
         old_plan_name = membership.plan.name
         membership.end_date = effective_date - timedelta(days=1)
         membership.save(update_fields=["end_date"])
-        change_membership_status(membership, Membership.Status.ENDED, actor=actor, effective_date=membership.end_date,
-                                 note=_("Switched to %(plan)s.") % {"plan": new_plan.name})
+        change_membership_status(
+            membership,
+            Membership.Status.ENDED,
+            actor=actor,
+            effective_date=membership.end_date,
+            note=_("Switched to %(plan)s.") % {"plan": new_plan.name},
+        )
         MembershipChange.objects.create(
-            membership=membership, kind=MembershipChange.Kind.PLAN_SWITCH, effective_date=effective_date,
-            from_value=old_plan_name, to_value=new_plan.name, note=note, created_by=_user(actor),
+            membership=membership,
+            kind=MembershipChange.Kind.PLAN_SWITCH,
+            effective_date=effective_date,
+            from_value=old_plan_name,
+            to_value=new_plan.name,
+            note=note,
+            created_by=_user(actor),
         )
         new_membership = start_membership(
-            membership.member, new_plan, actor=actor, start_date=effective_date, billing_frequency=frequency,
-            status=Membership.Status.ACTIVE, parent_membership=membership.parent_membership,
+            membership.member,
+            new_plan,
+            actor=actor,
+            start_date=effective_date,
+            billing_frequency=frequency,
+            status=Membership.Status.ACTIVE,
+            parent_membership=membership.parent_membership,
             note=_("Switched from %(plan)s.") % {"plan": old_plan_name},
         )
         MembershipChange.objects.create(
-            membership=new_membership, kind=MembershipChange.Kind.PLAN_SWITCH, effective_date=effective_date,
-            from_value=old_plan_name, to_value=new_plan.name, note=note, created_by=_user(actor),
+            membership=new_membership,
+            kind=MembershipChange.Kind.PLAN_SWITCH,
+            effective_date=effective_date,
+            from_value=old_plan_name,
+            to_value=new_plan.name,
+            note=note,
+            created_by=_user(actor),
         )
         # Payers carry over to the new plan.
         MembershipPayer.objects.bulk_create(
-            [MembershipPayer(membership=new_membership, kind=p.kind, payer_member=p.payer_member,
-                             external_name=p.external_name, external_email=p.external_email,
-                             external_address=p.external_address, external_reference=p.external_reference,
-                             share_percent=p.share_percent)
-             for p in membership.payers.all()]
+            [
+                MembershipPayer(
+                    membership=new_membership,
+                    kind=p.kind,
+                    payer_member=p.payer_member,
+                    external_name=p.external_name,
+                    external_email=p.external_email,
+                    external_address=p.external_address,
+                    external_reference=p.external_reference,
+                    share_percent=p.share_percent,
+                )
+                for p in membership.payers.all()
+            ]
         )
     return new_membership
 
 
-def change_billing_frequency(membership: Membership, frequency: str, *, actor, effective_date: date) -> Membership:
+def change_billing_frequency(
+    membership: Membership, frequency: str, *, actor, effective_date: date
+) -> Membership:
     with transaction.atomic():
-        membership = Membership.objects.select_for_update().select_related("plan", "member").get(pk=membership.pk)
+        membership = (
+            Membership.objects.select_for_update().select_related("plan", "member").get(pk=membership.pk)
+        )
         if frequency == membership.billing_frequency:
             return membership
         check_plan_for(membership.member, membership.plan, frequency, membership.parent_membership)
@@ -362,11 +551,20 @@ def change_billing_frequency(membership: Membership, frequency: str, *, actor, e
         membership.billing_frequency = frequency
         membership.save(update_fields=["billing_frequency"])
         MembershipChange.objects.create(
-            membership=membership, kind=MembershipChange.Kind.FREQUENCY, effective_date=effective_date,
-            from_value=old_label, to_value=membership.get_billing_frequency_display(), created_by=_user(actor),
+            membership=membership,
+            kind=MembershipChange.Kind.FREQUENCY,
+            effective_date=effective_date,
+            from_value=old_label,
+            to_value=membership.get_billing_frequency_display(),
+            created_by=_user(actor),
         )
-        log_action("kring.membership.frequency_changed", actor=actor, obj=membership, member_id=membership.member_id,
-                   changes=diff(before, snapshot(membership, ["billing_frequency"])))
+        log_action(
+            "kring.membership.frequency_changed",
+            actor=actor,
+            obj=membership,
+            member_id=membership.member_id,
+            changes=diff(before, snapshot(membership, ["billing_frequency"])),
+        )
     return membership
 
 
@@ -379,11 +577,21 @@ def confirm_renewal(membership: Membership, *, actor) -> Membership:
         next_end = membership.current_term_end + relativedelta(months=membership.plan.term_months)
         membership.renewal_confirmed_until = next_end
         membership.save(update_fields=["renewal_confirmed_until"])
-        log_action("kring.membership.renewal_confirmed", actor=actor, obj=membership, member_id=membership.member_id,
-                   changes=[{"field": "renewal_confirmed_until", "before": "", "after": next_end.isoformat()}])
+        log_action(
+            "kring.membership.renewal_confirmed",
+            actor=actor,
+            obj=membership,
+            member_id=membership.member_id,
+            changes=[{"field": "renewal_confirmed_until", "before": "", "after": next_end.isoformat()}],
+        )
         if membership.status == Membership.Status.LAPSED:
-            change_membership_status(membership, Membership.Status.ACTIVE, actor=actor, effective_date=date.today(),
-                                     note=_("Renewal confirmed."))
+            change_membership_status(
+                membership,
+                Membership.Status.ACTIVE,
+                actor=actor,
+                effective_date=date.today(),
+                note=_("Renewal confirmed."),
+            )
     return membership
 
 
@@ -399,27 +607,44 @@ def process_term_ends(*, on_date: date, actor=None) -> dict[str, int]:
         end_date__lt=on_date,
     )
     for membership in due_to_end.iterator():
-        change_membership_status(membership, Membership.Status.ENDED, actor=actor, effective_date=membership.end_date,
-                                 note=_("End date reached."))
+        change_membership_status(
+            membership,
+            Membership.Status.ENDED,
+            actor=actor,
+            effective_date=membership.end_date,
+            note=_("End date reached."),
+        )
         counts["ended"] += 1
-    due = Membership.objects.filter(status=Membership.Status.ACTIVE, end_date__isnull=True,
-                                    current_term_end__lt=on_date)
+    due = Membership.objects.filter(
+        status=Membership.Status.ACTIVE, end_date__isnull=True, current_term_end__lt=on_date
+    )
     for membership in due.select_related("plan").iterator():
         needs_confirmation = membership.plan.renewal == Plan.Renewal.CONFIRMATION
-        confirmed = membership.renewal_confirmed_until and membership.renewal_confirmed_until > membership.current_term_end
+        confirmed = (
+            membership.renewal_confirmed_until
+            and membership.renewal_confirmed_until > membership.current_term_end
+        )
         if needs_confirmation and not confirmed:
-            change_membership_status(membership, Membership.Status.LAPSED, actor=actor,
-                                     effective_date=membership.current_term_end + timedelta(days=1),
-                                     note=_("Renewal was not confirmed."))
+            change_membership_status(
+                membership,
+                Membership.Status.LAPSED,
+                actor=actor,
+                effective_date=membership.current_term_end + timedelta(days=1),
+                note=_("Renewal was not confirmed."),
+            )
             counts["lapsed"] += 1
             continue
         new_end = membership.current_term_end
         while new_end < on_date:
             new_end = new_end + relativedelta(months=membership.plan.term_months)
         Membership.objects.filter(pk=membership.pk).update(current_term_end=new_end)
-        MembershipChange.objects.create(membership=membership, kind=MembershipChange.Kind.RENEWED,
-                                        effective_date=membership.current_term_end + timedelta(days=1),
-                                        to_value=new_end.isoformat(), created_by=_user(actor))
+        MembershipChange.objects.create(
+            membership=membership,
+            kind=MembershipChange.Kind.RENEWED,
+            effective_date=membership.current_term_end + timedelta(days=1),
+            to_value=new_end.isoformat(),
+            created_by=_user(actor),
+        )
         counts["renewed"] += 1
     return counts
 
@@ -440,7 +665,9 @@ def set_payers(membership: Membership, payers: list[dict], *, actor) -> list[Mem
         if row.payer_member_id and row.external_name:
             errors.append(_("Payer %(n)s: choose a member or enter a name, not both.") % {"n": position})
         if not row.payer_member_id and not row.external_name:
-            errors.append(_("Payer %(n)s: choose a paying member or enter the name of the payer.") % {"n": position})
+            errors.append(
+                _("Payer %(n)s: choose a paying member or enter the name of the payer.") % {"n": position}
+            )
         rows.append(row)
     total = sum((r.share_percent or Decimal(0) for r in rows), Decimal(0))
     if rows and total != Decimal(100):
@@ -452,11 +679,21 @@ def set_payers(membership: Membership, payers: list[dict], *, actor) -> list[Mem
         membership.payers.all().delete()
         MembershipPayer.objects.bulk_create(rows)
         after = {"payers": "; ".join(str(p) for p in rows)}
-        MembershipChange.objects.create(membership=membership, kind=MembershipChange.Kind.PAYERS,
-                                        effective_date=date.today(), from_value=before["payers"][:200],
-                                        to_value=after["payers"][:200], created_by=_user(actor))
-        log_action("kring.membership.payers_changed", actor=actor, obj=membership, member_id=membership.member_id,
-                   changes=diff(before, after))
+        MembershipChange.objects.create(
+            membership=membership,
+            kind=MembershipChange.Kind.PAYERS,
+            effective_date=date.today(),
+            from_value=before["payers"][:200],
+            to_value=after["payers"][:200],
+            created_by=_user(actor),
+        )
+        log_action(
+            "kring.membership.payers_changed",
+            actor=actor,
+            obj=membership,
+            member_id=membership.member_id,
+            changes=diff(before, after),
+        )
     return rows
 
 
@@ -472,15 +709,22 @@ def create_household(*, actor, name: str, head: Member) -> Household:
 
 def add_to_household(member: Member, household: Household, *, role: str, actor) -> Member:
     if member.household_id and member.household_id != household.pk:
-        raise ValidationError(_("%(name)s already belongs to another household; let them leave it first.")
-                              % {"name": member.display_name})
+        raise ValidationError(
+            _("%(name)s already belongs to another household; let them leave it first.")
+            % {"name": member.display_name}
+        )
     update_member(member, actor=actor, household=household, household_role=role)
     member.refresh_from_db()
     return member
 
 
 def leave_household(
-    member: Member, *, actor, on_date: date, new_plan: Plan | None = None, billing_frequency: str | None = None,
+    member: Member,
+    *,
+    actor,
+    on_date: date,
+    new_plan: Plan | None = None,
+    billing_frequency: str | None = None,
 ) -> Membership | None:
     """A person leaves their household (moves out, divorce, …). They keep their member number and
     'member since'. With a plan, their own membership starts that day: a change, not a re-entry."""
@@ -493,18 +737,31 @@ def leave_household(
         membership = None
         if new_plan is not None:
             membership = start_membership(
-                member, new_plan, actor=actor, start_date=on_date,
-                billing_frequency=billing_frequency or Membership._meta.get_field("billing_frequency").default,
+                member,
+                new_plan,
+                actor=actor,
+                start_date=on_date,
+                billing_frequency=billing_frequency
+                or Membership._meta.get_field("billing_frequency").default,
                 note=_("Left household %(name)s.") % {"name": household_name},
             )
-            MembershipChange.objects.create(membership=membership, kind=MembershipChange.Kind.HOUSEHOLD_LEFT,
-                                            effective_date=on_date, from_value=household_name,
-                                            created_by=_user(actor))
+            MembershipChange.objects.create(
+                membership=membership,
+                kind=MembershipChange.Kind.HOUSEHOLD_LEFT,
+                effective_date=on_date,
+                from_value=household_name,
+                created_by=_user(actor),
+            )
     return membership
 
 
 def come_of_age(
-    member: Member, *, actor, on_date: date, member_type: MemberType, new_plan: Plan | None = None,
+    member: Member,
+    *,
+    actor,
+    on_date: date,
+    member_type: MemberType,
+    new_plan: Plan | None = None,
     billing_frequency: str | None = None,
 ) -> Membership | None:
     """A youth member turns 18: new member type (and plan), same member, same 'member since'."""
@@ -517,20 +774,39 @@ def come_of_age(
             status__in=[Membership.Status.ACTIVE, Membership.Status.PENDING], plan__is_addon=False
         ).first()
         if current is not None:
-            membership = switch_plan(current, new_plan, actor=actor, effective_date=on_date,
-                                     billing_frequency=billing_frequency, note=_("Turned 18."))
+            membership = switch_plan(
+                current,
+                new_plan,
+                actor=actor,
+                effective_date=on_date,
+                billing_frequency=billing_frequency,
+                note=_("Turned 18."),
+            )
         else:
-            membership = start_membership(member, new_plan, actor=actor, start_date=on_date,
-                                          billing_frequency=billing_frequency or "yearly", note=_("Turned 18."))
-        MembershipChange.objects.create(membership=membership, kind=MembershipChange.Kind.CAME_OF_AGE,
-                                        effective_date=on_date, created_by=_user(actor))
+            membership = start_membership(
+                member,
+                new_plan,
+                actor=actor,
+                start_date=on_date,
+                billing_frequency=billing_frequency or "yearly",
+                note=_("Turned 18."),
+            )
+        MembershipChange.objects.create(
+            membership=membership,
+            kind=MembershipChange.Kind.CAME_OF_AGE,
+            effective_date=on_date,
+            created_by=_user(actor),
+        )
     return membership
 
 
 # --- derived summary ----------------------------------------------------------------------
 
 SUMMARY_STATUS_ORDER = [
-    Membership.Status.ACTIVE, Membership.Status.CANCELLED, Membership.Status.PENDING, Membership.Status.LAPSED,
+    Membership.Status.ACTIVE,
+    Membership.Status.CANCELLED,
+    Membership.Status.PENDING,
+    Membership.Status.LAPSED,
     Membership.Status.ENDED,
 ]
 
@@ -543,6 +819,20 @@ def refresh_membership_summary(member_ids: Iterable[int] | None = None) -> int:
     own who lives in a household is covered by the main member's household plan, if it has one.
     The other people in the households of `member_ids` are refreshed too.
     """
+    members = Member.objects.all()
+    if member_ids is not None:
+        member_ids = list(member_ids)
+        households = Member.objects.filter(pk__in=member_ids, household__isnull=False).values("household")
+        members = members.filter(Q(pk__in=member_ids) | Q(household__in=households))
+    return _update_summary(members)
+
+
+def refresh_household_summaries() -> int:
+    """refresh_membership_summary for everyone in a household, in one UPDATE (bulk loads)."""
+    return _update_summary(Member.objects.filter(household__isnull=False))
+
+
+def _update_summary(members) -> int:
     rank = Case(
         *[When(status=status, then=Value(position)) for position, status in enumerate(SUMMARY_STATUS_ORDER)],
         output_field=CharField(),
@@ -554,17 +844,14 @@ def refresh_membership_summary(member_ids: Iterable[int] | None = None) -> int:
     )
     household = (
         Membership.objects.filter(
-            member__household=OuterRef("household"), member__household_role=Member.HouseholdRole.HEAD,
-            plan__covers_household=True, parent_membership__isnull=True,
+            member__household=OuterRef("household"),
+            member__household_role=Member.HouseholdRole.HEAD,
+            plan__covers_household=True,
+            parent_membership__isnull=True,
         )
         .annotate(rank=rank)
         .order_by("rank", "-start_date", "-pk")
     )
-    members = Member.objects.all()
-    if member_ids is not None:
-        member_ids = list(member_ids)
-        households = Member.objects.filter(pk__in=member_ids, household__isnull=False).values("household")
-        members = members.filter(Q(pk__in=member_ids) | Q(household__in=households))
     return members.update(
         current_plan=Coalesce(Subquery(own.values("plan")[:1]), Subquery(household.values("plan")[:1])),
         membership_status=Coalesce(
@@ -583,8 +870,9 @@ def _user(actor):
 def record_member_export(*, actor, filters: dict[str, str], row_count: int):
     """Exporting personal data is logged: who exported which selection, and how many members."""
     described = "; ".join(f"{name}={value}" for name, value in filters.items() if value) or "all members"
-    return log_action("kring.member.exported", actor=actor, obj=actor,
-                      note=f"rows: {row_count}; filter: {described}")
+    return log_action(
+        "kring.member.exported", actor=actor, obj=actor, note=f"rows: {row_count}; filter: {described}"
+    )
 
 
 # --- contact persons ----------------------------------------------------------------------
@@ -635,8 +923,13 @@ def add_contact_person(organisation: Member, *, actor, **fields) -> ContactPerso
         contact = ContactPerson(organisation=organisation, **fields)
         contact.full_clean(exclude=["organisation", "user"])
         contact.save()
-        log_action("kring.contact_person.added", actor=actor, obj=contact, member_id=organisation.pk,
-                   changes=diff({}, snapshot(contact, CONTACT_PERSON_FIELDS)))
+        log_action(
+            "kring.contact_person.added",
+            actor=actor,
+            obj=contact,
+            member_id=organisation.pk,
+            changes=diff({}, snapshot(contact, CONTACT_PERSON_FIELDS)),
+        )
     return contact
 
 
@@ -648,9 +941,14 @@ def update_contact_person(contact: ContactPerson, *, actor, **changes) -> list[d
         Member.objects.select_for_update().filter(pk=organisation.pk).first()
         contact = ContactPerson.objects.select_for_update().get(pk=contact.pk)
         if contact.is_primary and changes.get("is_primary") is False:
-            raise ValidationError({"is_primary": _(
-                "An organisation needs a main contact. To change it, open the person who should become the "
-                "main contact and tick 'main contact' there.")})
+            raise ValidationError(
+                {
+                    "is_primary": _(
+                        "An organisation needs a main contact. To change it, open the person who should become the "
+                        "main contact and tick 'main contact' there."
+                    )
+                }
+            )
         if changes.get("is_primary") and not contact.is_primary:
             _demote_main_contact(organisation, actor=actor)
         before = snapshot(contact, CONTACT_PERSON_FIELDS)
@@ -661,8 +959,13 @@ def update_contact_person(contact: ContactPerson, *, actor, **changes) -> list[d
         if not field_changes:
             return []
         contact.save(update_fields=[c["field"] for c in field_changes])
-        log_action("kring.contact_person.changed", actor=actor, obj=contact, member_id=organisation.pk,
-                   changes=field_changes)
+        log_action(
+            "kring.contact_person.changed",
+            actor=actor,
+            obj=contact,
+            member_id=organisation.pk,
+            changes=field_changes,
+        )
     return field_changes
 
 
@@ -673,9 +976,13 @@ def remove_contact_person(contact: ContactPerson, *, actor) -> ContactPerson | N
     with transaction.atomic():
         Member.objects.select_for_update().filter(pk=organisation.pk).first()
         contact = ContactPerson.objects.select_for_update().get(pk=contact.pk)
-        log_action("kring.contact_person.removed", actor=actor, obj=contact, member_id=organisation.pk,
-                   changes=diff(snapshot(contact, CONTACT_PERSON_FIELDS),
-                                dict.fromkeys(CONTACT_PERSON_FIELDS, "")))
+        log_action(
+            "kring.contact_person.removed",
+            actor=actor,
+            obj=contact,
+            member_id=organisation.pk,
+            changes=diff(snapshot(contact, CONTACT_PERSON_FIELDS), dict.fromkeys(CONTACT_PERSON_FIELDS, "")),
+        )
         was_main = contact.is_primary
         contact.delete()
         if not was_main:
@@ -684,9 +991,15 @@ def remove_contact_person(contact: ContactPerson, *, actor) -> ContactPerson | N
         if successor is not None:
             successor.is_primary = True
             successor.save(update_fields=["is_primary"])
-            log_action("kring.contact_person.changed", actor=actor, obj=successor, member_id=organisation.pk,
-                       changes=[{"field": "is_primary", "before": display_value(False),
-                                 "after": display_value(True)}])
+            log_action(
+                "kring.contact_person.changed",
+                actor=actor,
+                obj=successor,
+                member_id=organisation.pk,
+                changes=[
+                    {"field": "is_primary", "before": display_value(False), "after": display_value(True)}
+                ],
+            )
         return successor
 
 
@@ -694,5 +1007,10 @@ def _demote_main_contact(organisation: Member, *, actor) -> None:
     for current in organisation.contact_persons.select_for_update().filter(is_primary=True):
         current.is_primary = False
         current.save(update_fields=["is_primary"])
-        log_action("kring.contact_person.changed", actor=actor, obj=current, member_id=organisation.pk,
-                   changes=[{"field": "is_primary", "before": display_value(True), "after": display_value(False)}])
+        log_action(
+            "kring.contact_person.changed",
+            actor=actor,
+            obj=current,
+            member_id=organisation.pk,
+            changes=[{"field": "is_primary", "before": display_value(True), "after": display_value(False)}],
+        )

@@ -32,7 +32,8 @@ def check_postcode(value: str, country: str) -> str:
         if not match or match.group(2) in NL_POSTCODE_UNUSED_LETTERS:
             raise ValidationError(
                 _("'%(value)s' is not a Dutch postcode. Use four digits and two letters, like 1234 AB.")
-                % {"value": value}, code="postcode"
+                % {"value": value},
+                code="postcode",
             )
         return f"{match.group(1)} {match.group(2)}"
     if country == "BE":
@@ -63,7 +64,8 @@ def check_phone(value: str, country: str) -> str:
     if number is None or not phonenumbers.is_valid_number(number):
         raise ValidationError(
             _("'%(value)s' is not a valid phone number. Use for example 06 12345678 or +32 470 12 34 56.")
-            % {"value": value}, code="phone"
+            % {"value": value},
+            code="phone",
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -94,7 +96,11 @@ def format_phone(e164: str) -> str:
     except phonenumbers.NumberParseException:
         return e164
     region = phonenumbers.region_code_for_number(number)
-    style = phonenumbers.PhoneNumberFormat.NATIONAL if region in ("NL", "BE") else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if region in ("NL", "BE")
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
     return phonenumbers.format_number(number, style)
 
 
@@ -129,7 +135,8 @@ def check_iban(value: str, bic: str = "") -> CheckedIban:
     except SchwiftyException:
         raise ValidationError(
             _("'%(value)s' is not a valid IBAN: check the country code, the length and the digits.")
-            % {"value": value}, code="iban"
+            % {"value": value},
+            code="iban",
         ) from None
     checked_bic = ""
     if bic.strip():
@@ -191,7 +198,8 @@ def check_house_number(value) -> tuple[int | None, str]:
     if not match or int(match.group(1)) == 0:
         raise ValidationError(
             _("'%(value)s' is not a house number. Use digits, optionally followed by an addition like 12a.")
-            % {"value": value}, code="house_number"
+            % {"value": value},
+            code="house_number",
         )
     return int(match.group(1)), match.group(2).strip()
 
@@ -226,7 +234,8 @@ def check_date(value) -> date | None:
         return date(year, month, day)
     except ValueError:
         raise ValidationError(
-            _("'%(value)s' is not a date. Use day-month-year, like 31-12-1980.") % {"value": value}, code="date"
+            _("'%(value)s' is not a date. Use day-month-year, like 31-12-1980.") % {"value": value},
+            code="date",
         ) from None
 
 
@@ -236,7 +245,9 @@ def check_date_of_birth(day: date | None, today: date) -> date | None:
     if day > today:
         raise ValidationError(_("A date of birth cannot be in the future."), code="date_of_birth")
     if day.year < 1900:
-        raise ValidationError(_("A date of birth before 1900 is not possible; check the year."), code="date_of_birth")
+        raise ValidationError(
+            _("A date of birth before 1900 is not possible; check the year."), code="date_of_birth"
+        )
     return day
 
 
@@ -259,6 +270,10 @@ def check_country(value: str) -> str:
         if key in names:
             return code
     raise ValidationError(
-        _("'%(value)s' is not a country Kring knows. Use Nederland, België, Duitsland, Luxemburg or Frankrijk "
-          "(or NL, BE, DE, LU, FR).") % {"value": value}, code="country"
+        _(
+            "'%(value)s' is not a country Kring knows. Use Nederland, België, Duitsland, Luxemburg or Frankrijk "
+            "(or NL, BE, DE, LU, FR)."
+        )
+        % {"value": value},
+        code="country",
     )

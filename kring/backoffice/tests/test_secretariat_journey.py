@@ -39,7 +39,9 @@ def test_secretariat_logs_in_finds_a_member_and_changes_the_address(cast, page):
 
     cast.member.refresh_from_db()
     assert (cast.member.city, cast.member.postcode) == ("Amersfoort", "3811 AB")
-    entry = AuditEntry.objects.filter(action="kring.member.changed", member_id=cast.member.pk).latest("created_at")
+    entry = AuditEntry.objects.filter(action="kring.member.changed", member_id=cast.member.pk).latest(
+        "created_at"
+    )
     assert entry.actor == cast.secretariat
     assert page.get_by_text("Amersfoort").count() >= 2  # the data and the history line
 

@@ -11,8 +11,13 @@ pytestmark = pytest.mark.django_db
 def test_log_action_records_who_what_and_changes():
     member = MemberFactory()
     user = UserFactory(full_name="Sanne Secretaris")
-    entry = log_action("kring.member.changed", actor=user, obj=member, member_id=member.pk,
-                       changes=[{"field": "city", "before": "Utrecht", "after": "Zeist"}])
+    entry = log_action(
+        "kring.member.changed",
+        actor=user,
+        obj=member,
+        member_id=member.pk,
+        changes=[{"field": "city", "before": "Utrecht", "after": "Zeist"}],
+    )
     entry.refresh_from_db()
     assert entry.actor_label == "Sanne Secretaris"
     assert (entry.object_type, entry.object_id) == ("member", str(member.pk))

@@ -34,6 +34,7 @@ from kring.members.services import (
     MEMBER_FIELDS,
     MEMBER_NUMBER_SEQUENCE,
     next_member_numbers,
+    refresh_household_summaries,
     refresh_membership_summary,
 )
 from kring.members.validation import mask_iban
@@ -187,6 +188,9 @@ class Writer:
         self.progress(5, STEPS, _("Updating the member list"))
         for chunk in chunks(sorted(set(self.refresh_ids)), SUMMARY_CHUNK):
             refresh_membership_summary(chunk)
+        if any(row.household_key for row in rows):
+            # Partners and children without a plan of their own are covered by the household plan.
+            refresh_household_summaries()
         self.progress(6, STEPS, _("Done"))
 
     # --- households and members -----------------------------------------------------------

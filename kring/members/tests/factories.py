@@ -11,8 +11,8 @@ from kring.members import services
 from kring.members.models import (
     BillingFrequency,
     Member,
-    MemberType,
     Membership,
+    MemberType,
     Plan,
     PlanPrice,
 )
@@ -39,7 +39,11 @@ class PlanFactory(factory.django.DjangoModelFactory):
 
     @factory.post_generation
     def frequencies(plan, create, extracted, **kwargs):
-        for frequency in extracted or [BillingFrequency.YEARLY, BillingFrequency.QUARTERLY, BillingFrequency.MONTHLY]:
+        for frequency in extracted or [
+            BillingFrequency.YEARLY,
+            BillingFrequency.QUARTERLY,
+            BillingFrequency.MONTHLY,
+        ]:
             per_year = BillingFrequency.instalments_per_year(frequency)
             PlanPrice.objects.get_or_create(
                 plan=plan, frequency=frequency, defaults={"instalment_price": plan.yearly_price / per_year}
@@ -76,7 +80,9 @@ def member_type(code: str) -> MemberType:
     return MemberType.objects.get(code=code)
 
 
-def active_membership(member, plan=None, start=date(2024, 1, 1), frequency=BillingFrequency.YEARLY) -> Membership:
+def active_membership(
+    member, plan=None, start=date(2024, 1, 1), frequency=BillingFrequency.YEARLY
+) -> Membership:
     return services.start_membership(
         member, plan or PlanFactory(), actor=None, start_date=start, billing_frequency=frequency
     )
@@ -104,21 +110,43 @@ def staff_user(email: str, role: str) -> User:
 def make_cast() -> Cast:
     ensure_default_lists()
     plan = PlanFactory(code="gewoon", name="Gewoon lid")
-    member = MemberFactory(first_name="Anna", name_prefix="van den", last_name="Berg", email="anna@example.test",
-                           user=UserFactory(email="anna@example.test"))
+    member = MemberFactory(
+        first_name="Anna",
+        name_prefix="van den",
+        last_name="Berg",
+        email="anna@example.test",
+        user=UserFactory(email="anna@example.test"),
+    )
     household = services.create_household(actor=None, name="Familie Van den Berg", head=member)
-    household_member = MemberFactory(first_name="Pim", name_prefix="van den", last_name="Berg",
-                                     email="pim@example.test", user=UserFactory(email="pim@example.test"))
+    household_member = MemberFactory(
+        first_name="Pim",
+        name_prefix="van den",
+        last_name="Berg",
+        email="pim@example.test",
+        user=UserFactory(email="pim@example.test"),
+    )
     services.add_to_household(household_member, household, role=Member.HouseholdRole.CHILD, actor=None)
-    other_member = MemberFactory(first_name="Bram", name_prefix="", last_name="Jansen", email="bram@example.test",
-                                 user=UserFactory(email="bram@example.test"))
-    former_member = MemberFactory(first_name="Cor", name_prefix="de", last_name="Vries", email="cor@example.test")
+    other_member = MemberFactory(
+        first_name="Bram",
+        name_prefix="",
+        last_name="Jansen",
+        email="bram@example.test",
+        user=UserFactory(email="bram@example.test"),
+    )
+    former_member = MemberFactory(
+        first_name="Cor", name_prefix="de", last_name="Vries", email="cor@example.test"
+    )
     for person in (member, other_member, former_member):
         active_membership(person, plan)
     ended = former_member.memberships.get()
-    services.change_membership_status(ended, Membership.Status.ENDED, actor=None, effective_date=date(2024, 12, 31))
+    services.change_membership_status(
+        ended, Membership.Status.ENDED, actor=None, effective_date=date(2024, 12, 31)
+    )
     return Cast(
-        member=member, household_member=household_member, other_member=other_member, former_member=former_member,
+        member=member,
+        household_member=household_member,
+        other_member=other_member,
+        former_member=former_member,
         secretariat=staff_user("secretariaat@example.test", roles.SECRETARIAT),
         treasurer=staff_user("penningmeester@example.test", roles.TREASURER),
         board=staff_user("bestuur@example.test", roles.BOARD),

@@ -19,15 +19,29 @@ def english():
 
 def test_breakdown_shows_each_discount_as_its_own_line():
     plan = PlanFactory(yearly_price=Decimal("120.00"))
-    PriceRule.objects.create(plan=plan, kind="youth", label="Youth discount", adjustment="percent",
-                             value=Decimal("-50"), max_age=17)
-    PriceRule.objects.create(plan=plan, kind="regional", label="Belgian surcharge", adjustment="amount",
-                             value=Decimal("5.00"), countries="BE")
+    PriceRule.objects.create(
+        plan=plan,
+        kind="youth",
+        label="Youth discount",
+        adjustment="percent",
+        value=Decimal("-50"),
+        max_age=17,
+    )
+    PriceRule.objects.create(
+        plan=plan,
+        kind="regional",
+        label="Belgian surcharge",
+        adjustment="amount",
+        value=Decimal("5.00"),
+        countries="BE",
+    )
     member = MemberFactory(date_of_birth=date(2010, 6, 1), country="BE", postcode="1000")
     membership = active_membership(member, plan, frequency="quarterly")
     breakdown = queries.dues_breakdown(membership, on_date=date(2026, 3, 1))
     assert [(line.label, line.yearly_amount) for line in breakdown.lines] == [
-        (plan.name, Decimal("120.00")), ("Youth discount", Decimal("-60.00")), ("Belgian surcharge", Decimal("5.00")),
+        (plan.name, Decimal("120.00")),
+        ("Youth discount", Decimal("-60.00")),
+        ("Belgian surcharge", Decimal("5.00")),
     ]
     assert breakdown.yearly_total == Decimal("65.00")
     assert breakdown.instalment_amount == Decimal("16.25")
@@ -35,8 +49,9 @@ def test_breakdown_shows_each_discount_as_its_own_line():
 
 def test_age_is_taken_on_the_reference_date():
     plan = PlanFactory()
-    PriceRule.objects.create(plan=plan, kind="senior", label="Senior", adjustment="percent", value=Decimal("-25"),
-                             min_age=65)
+    PriceRule.objects.create(
+        plan=plan, kind="senior", label="Senior", adjustment="percent", value=Decimal("-25"), min_age=65
+    )
     # Turns 65 on 2 January 2026: not yet 65 on the reference date 1 January 2026.
     member = MemberFactory(date_of_birth=date(1961, 1, 2))
     membership = active_membership(member, plan)
@@ -63,8 +78,9 @@ def test_monthly_price_difference_is_explained():
 def test_automatic_plans_renew_and_confirmation_plans_lapse_without_confirmation():
     automatic = active_membership(MemberFactory(), PlanFactory(renewal="automatic"), start=date(2025, 1, 1))
     confirm = active_membership(MemberFactory(), PlanFactory(renewal="confirmation"), start=date(2025, 1, 1))
-    confirmed = active_membership(MemberFactory(), PlanFactory(renewal="confirmation", code="c2"),
-                                  start=date(2025, 1, 1))
+    confirmed = active_membership(
+        MemberFactory(), PlanFactory(renewal="confirmation", code="c2"), start=date(2025, 1, 1)
+    )
     services.confirm_renewal(confirmed, actor=None)
     counts = services.process_term_ends(on_date=date(2026, 1, 2))
     assert counts == {"ended": 0, "renewed": 2, "lapsed": 1}
@@ -79,8 +95,9 @@ def test_cancelled_membership_ends_after_its_end_date():
     from kring.members.models import CancellationReason
 
     membership = active_membership(MemberFactory(), start=date(2025, 1, 1))
-    services.cancel_membership(membership, actor=None, reason=CancellationReason.objects.first(),
-                               cancelled_on=date(2025, 6, 1))
+    services.cancel_membership(
+        membership, actor=None, reason=CancellationReason.objects.first(), cancelled_on=date(2025, 6, 1)
+    )
     assert services.process_term_ends(on_date=date(2025, 12, 31))["ended"] == 0
     assert services.process_term_ends(on_date=date(2026, 1, 1))["ended"] == 1
     membership.refresh_from_db()

@@ -388,3 +388,20 @@ def test_derived_fields_are_what_the_model_computes(plan, cast):
         stored = (member.sort_name, member.search_name, member.city_search)
         member.refresh_derived_fields()
         assert stored == (member.sort_name, member.search_name, member.city_search), member.member_number
+
+
+def test_imported_children_are_covered_by_the_household_plan():
+    from kring.members.importing import run_import
+    from kring.members.models import Member
+    from kring.members.tests.factories import PlanFactory
+
+    PlanFactory(code="gezin", name="Gezinslidmaatschap", covers_household=True)
+    data = (
+        b"Lidnummer;Voornaam;Achternaam;Lidmaatschap;Huishouden;Rol in huishouden\n"
+        b"500001;Karin;Smit;Gezinslidmaatschap;Smit;hoofdlid\n"
+        b"500002;Lotte;Smit;;Smit;kind\n"
+    )
+    report = run_import(data, "gezin.csv", apply=True)
+    assert not report.errors
+    child = Member.objects.get(member_number="500002")
+    assert child.membership_status == "active" and child.current_plan.name == "Gezinslidmaatschap"

@@ -30,8 +30,13 @@ def test_created_member_gets_next_number_in_configured_format():
 
 def test_member_data_is_normalised_on_create():
     member = services.create_member(
-        actor=None, member_type=member_type("lid"), last_name="Jansen", postcode="1234ab", phone="06-12345678",
-        email="Jan@Example.NL", country="NL",
+        actor=None,
+        member_type=member_type("lid"),
+        last_name="Jansen",
+        postcode="1234ab",
+        phone="06-12345678",
+        email="Jan@Example.NL",
+        country="NL",
     )
     assert (member.postcode, member.phone, member.email) == ("1234 AB", "+31612345678", "jan@example.nl")
 
@@ -56,7 +61,9 @@ def test_update_member_with_bad_postcode_changes_nothing():
 
 def test_iban_is_encrypted_at_rest_and_audited_masked():
     member = MemberFactory()
-    services.set_bank_account(member, actor=None, iban="NL91 ABNA 0417 1643 00", holder_name="A. van den Berg")
+    services.set_bank_account(
+        member, actor=None, iban="NL91 ABNA 0417 1643 00", holder_name="A. van den Berg"
+    )
     account = BankAccount.objects.get(member=member)
     assert account.iban == "NL91ABNA0417164300"
     assert account.iban_masked == "NL91 •••• •••• 4300"
@@ -139,8 +146,9 @@ def test_plan_switch_keeps_member_since_and_records_change():
 def test_frequency_not_offered_by_plan_is_refused():
     plan = PlanFactory(frequencies=["yearly"])
     with translation.override("en"), pytest.raises(ValidationError, match="cannot be paid"):
-        services.start_membership(MemberFactory(), plan, actor=None, start_date=date(2025, 1, 1),
-                                  billing_frequency="monthly")
+        services.start_membership(
+            MemberFactory(), plan, actor=None, start_date=date(2025, 1, 1), billing_frequency="monthly"
+        )
 
 
 def test_cancellation_respects_notice_period():
@@ -157,13 +165,20 @@ def test_cancellation_respects_notice_period():
 def test_payer_shares_must_add_up_to_100():
     membership = active_membership(MemberFactory())
     with translation.override("en"), pytest.raises(ValidationError, match="add up to"):
-        services.set_payers(membership, [{"kind": "fund", "external_name": "Jeugdfonds Sport", "share_percent": 75}],
-                            actor=None)
+        services.set_payers(
+            membership,
+            [{"kind": "fund", "external_name": "Jeugdfonds Sport", "share_percent": 75}],
+            actor=None,
+        )
     parent = MemberFactory()
-    services.set_payers(membership, [
-        {"kind": "fund", "external_name": "Jeugdfonds Sport", "share_percent": 75},
-        {"kind": "guardian", "payer_member": parent, "share_percent": 25},
-    ], actor=None)
+    services.set_payers(
+        membership,
+        [
+            {"kind": "fund", "external_name": "Jeugdfonds Sport", "share_percent": 75},
+            {"kind": "guardian", "payer_member": parent, "share_percent": 25},
+        ],
+        actor=None,
+    )
     assert membership.payers.count() == 2
 
 
@@ -175,8 +190,9 @@ def test_leaving_household_is_a_change_not_a_reentry():
     partner.member_since = date(2010, 1, 1)
     partner.save()
     number = partner.member_number
-    membership = services.leave_household(partner, actor=None, on_date=date(2025, 5, 1), new_plan=PlanFactory(),
-                                          billing_frequency="yearly")
+    membership = services.leave_household(
+        partner, actor=None, on_date=date(2025, 5, 1), new_plan=PlanFactory(), billing_frequency="yearly"
+    )
     partner.refresh_from_db()
     assert partner.household is None
     assert partner.member_number == number and partner.member_since == date(2010, 1, 1)

@@ -8,12 +8,35 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def people():
-    anna = MemberFactory(member_number="000101", first_name="Anna", name_prefix="van den", last_name="Berg",
-                         email="anna@example.nl", postcode="3511 AB", city="Utrecht")
-    jan = MemberFactory(member_number="000102", first_name="Jan", name_prefix="", last_name="Bergman",
-                        email="jan@example.nl", postcode="1000", city="Brussel", country="BE")
-    els = MemberFactory(member_number="000103", first_name="Élise", name_prefix="d'", last_name="Hondt",
-                        email="els@example.be", postcode="9000", city="Gent", country="BE")
+    anna = MemberFactory(
+        member_number="000101",
+        first_name="Anna",
+        name_prefix="van den",
+        last_name="Berg",
+        email="anna@example.nl",
+        postcode="3511 AB",
+        city="Utrecht",
+    )
+    jan = MemberFactory(
+        member_number="000102",
+        first_name="Jan",
+        name_prefix="",
+        last_name="Bergman",
+        email="jan@example.nl",
+        postcode="1000",
+        city="Brussel",
+        country="BE",
+    )
+    els = MemberFactory(
+        member_number="000103",
+        first_name="Élise",
+        name_prefix="d'",
+        last_name="Hondt",
+        email="els@example.be",
+        postcode="9000",
+        city="Gent",
+        country="BE",
+    )
     return anna, jan, els
 
 

@@ -11,7 +11,9 @@ def english():
         yield
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("1234AB", "1234 AB"), ("1234 ab", "1234 AB"), (" 9999zz ", "9999 ZZ")])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("1234AB", "1234 AB"), ("1234 ab", "1234 AB"), (" 9999zz ", "9999 ZZ")]
+)
 def test_dutch_postcode_is_normalised(raw, expected):
     assert validation.check_postcode(raw, "NL") == expected
 
@@ -78,8 +80,10 @@ def test_kvk_number_has_eight_digits():
         validation.check_kvk_number("1234567")
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("12", (12, "")), ("12a", (12, "a")), ("12-3", (12, "3")),
-                                               ("12 bis", (12, "bis")), ("", (None, ""))])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("12", (12, "")), ("12a", (12, "a")), ("12-3", (12, "3")), ("12 bis", (12, "bis")), ("", (None, ""))],
+)
 def test_house_number_and_addition(raw, expected):
     assert validation.check_house_number(raw) == expected
 
