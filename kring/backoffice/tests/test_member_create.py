@@ -249,6 +249,8 @@ def test_in_the_browser_errors_are_announced_and_the_page_is_accessible(chromium
         page.click("form.form button[type=submit]")
         page.locator("#error-summary").wait_for()
         # The summary of problems gets the focus, so a screen reader reads it out first.
+        # (autofocus is applied by the browser shortly after load, so wait for it; it times out if never.)
+        page.wait_for_function("document.activeElement && document.activeElement.id === 'error-summary'")
         assert page.evaluate("document.activeElement.id") == "error-summary"
         assert page.get_attribute("#id_postcode", "aria-invalid") == "true"
         assert "id_postcode_error" in page.get_attribute("#id_postcode", "aria-describedby")

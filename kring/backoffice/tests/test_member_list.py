@@ -189,7 +189,7 @@ def test_results_follow_the_typing_and_the_page_is_accessible(chromium, staff_cl
         assert_accessible(page, context="member list")
         page.locator("#id_q").press_sequentially("jansen", delay=30)
         page.wait_for_url("**/backoffice/members/?q=jansen*")
-        page.locator("#results tbody tr").first.wait_for()
+        page.wait_for_function("document.querySelectorAll('#results tbody tr').length === 1")
         assert page.locator("#results tbody tr").count() == 1
         assert "Jansen, Bram" in page.locator("#results").inner_text()
         assert page.evaluate("document.activeElement.id") == "id_q"
