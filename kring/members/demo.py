@@ -523,8 +523,6 @@ def seed_demo(
             writer=TableWriter(),
         )
         generator.generate(max(members - len(demo_people), 0), progress=progress)
-        # Partners and children without a plan of their own are covered by the household plan.
-        services.refresh_household_summaries()
         result.members += generator.members_written
         result.counts = generator.writer.counts
     result.seconds = time.perf_counter() - started
@@ -1531,8 +1529,12 @@ class MemberGenerator:
                 )
             )
         if self.random() < 0.5:
-            # One membership for the household: the head holds it, the others are covered by it.
+            # One membership for the household: the head holds it, the others are covered by it and
+            # show its plan and status (as services.refresh_membership_summary sets them).
             self._membership_history(head, "gezin", start, age=head_age)
+            for covered in [*adults[1:], *(child for child, _age in children)]:
+                covered[CURRENT_PLAN] = head[CURRENT_PLAN]
+                covered[MEMBERSHIP_STATUS] = head[MEMBERSHIP_STATUS]
         else:
             for adult in adults:
                 self._membership_history(adult, "gewoon", start, age=head_age)

@@ -161,6 +161,10 @@ def test_membership_summary_is_what_refresh_membership_summary_computes(seeded):
     after = list(Member.objects.order_by("pk").values_list("pk", "current_plan_id", "membership_status"))
     assert before == after
     assert {status for _pk, _plan, status in after} >= {"active", "cancelled", "ended"}
+    covered = Member.objects.filter(memberships__isnull=True, household__isnull=False).exclude(
+        membership_status=""
+    )
+    assert covered.filter(current_plan__covers_household=True).exists()
 
 
 def test_member_since_is_the_first_start_of_the_current_memberships(seeded):
