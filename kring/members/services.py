@@ -827,11 +827,6 @@ def refresh_membership_summary(member_ids: Iterable[int] | None = None) -> int:
     return _update_summary(members)
 
 
-def refresh_household_summaries() -> int:
-    """refresh_membership_summary for everyone in a household, in one UPDATE (bulk loads)."""
-    return _update_summary(Member.objects.filter(household__isnull=False))
-
-
 def _update_summary(members) -> int:
     rank = Case(
         *[When(status=status, then=Value(position)) for position, status in enumerate(SUMMARY_STATUS_ORDER)],

@@ -34,7 +34,6 @@ from kring.members.services import (
     MEMBER_FIELDS,
     MEMBER_NUMBER_SEQUENCE,
     next_member_numbers,
-    refresh_household_summaries,
     refresh_membership_summary,
 )
 from kring.members.validation import mask_iban
@@ -188,9 +187,11 @@ class Writer:
         self.progress(5, STEPS, _("Updating the member list"))
         for chunk in chunks(sorted(set(self.refresh_ids)), SUMMARY_CHUNK):
             refresh_membership_summary(chunk)
-        if any(row.household_key for row in rows):
-            # Partners and children without a plan of their own are covered by the household plan.
-            refresh_household_summaries()
+        # Partners and children without a plan of their own are covered by the household plan:
+        # refresh the households in the file (refresh_membership_summary includes the housemates).
+        household_member_ids = sorted({self.member_id(row) for row in rows if row.household_key})
+        for chunk in chunks(household_member_ids, SUMMARY_CHUNK):
+            refresh_membership_summary(chunk)
         self.progress(6, STEPS, _("Done"))
 
     # --- households and members -----------------------------------------------------------
