@@ -4,8 +4,8 @@
     .venv/bin/python -m bench --quick    # 10k / 10k / 100,000: a fast check that everything runs
 
 SQLite runs in a temporary folder; PostgreSQL in the database ``kring_bench`` (created and
-dropped here) on BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/). The table is
-also written to bench/out/.
+dropped here; BENCH_DATABASE names another) on BENCH_POSTGRES_URL (default
+postgres://postgres@127.0.0.1:5432/). The table is also written to bench/out/.
 """
 
 import argparse
@@ -31,7 +31,7 @@ from bench.child import RESULT_MARK
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-DATABASE = "kring_bench"
+DATABASE = os.environ.get("BENCH_DATABASE", "kring_bench")
 
 
 @dataclass

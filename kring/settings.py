@@ -43,6 +43,7 @@ CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("KRING_CSRF_TRUSTED_ORIGINS", 
 INSTALLED_APPS = [
     "kring.core",
     "kring.members",
+    "kring.billing",
     "kring.backoffice",
     "django.contrib.admin",
     "django.contrib.auth",

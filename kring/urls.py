@@ -31,5 +31,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("backoffice/", include("kring.backoffice.urls")),
+    path("pay/", include("kring.billing.urls")),
     path("django-admin/", admin.site.urls),
 ]

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from kring.backoffice.views import (
     anniversaries,
@@ -62,4 +62,5 @@ urlpatterns = [
     path("import/<int:job_id>/apply/", imports.import_apply, name="import_apply"),
     path("import/<int:job_id>/errors.csv", imports.import_errors, name="import_errors"),
     path("jobs/<int:job_id>/status/", jobs.job_status, name="job_status"),
+    path("finance/", include("kring.backoffice.urls_finance")),
 ]

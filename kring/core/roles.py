@@ -44,8 +44,34 @@ MEMBER_ADMIN_WRITE = [
     "members.import_member",
 ]
 
+FINANCE_READ = [
+    "billing.view_invoice",
+    "billing.view_invoiceline",
+    "billing.view_invoicerun",
+    "billing.view_payment",
+    "billing.view_onlinepayment",
+    "billing.view_reminder",
+    "billing.view_reminderstep",
+    "billing.view_printbatch",
+    "billing.view_billingsettings",
+]
+FINANCE_WRITE = [
+    "billing.add_invoice",
+    "billing.change_invoice",
+    "billing.run_invoices",
+    "billing.add_payment",
+    "billing.add_reminderstep",
+    "billing.change_reminderstep",
+    "billing.delete_reminderstep",
+    "billing.add_printbatch",
+    "billing.change_printbatch",
+    "billing.change_billingsettings",
+    "members.change_plan",
+]
+
 ROLE_PERMISSIONS = {
-    SECRETARIAT: MEMBER_ADMIN_READ + MEMBER_ADMIN_WRITE,
+    # The secretariat follows up invoices flagged after the last reminder, so it may read them.
+    SECRETARIAT: MEMBER_ADMIN_READ + MEMBER_ADMIN_WRITE + ["billing.view_invoice", "billing.view_reminder"],
     # The treasurer keeps the bank details and sees full IBANs; members are changed by the secretariat.
     TREASURER: MEMBER_ADMIN_READ
     + [
@@ -53,10 +79,13 @@ ROLE_PERMISSIONS = {
         "members.change_bankaccount",
         "members.view_full_iban",
         "members.export_member",
-    ],
+    ]
+    + FINANCE_READ
+    + FINANCE_WRITE
+    + ["billing.export_invoice"],
     BOARD: MEMBER_ADMIN_READ,
-    # Read-only access to the member administration and (later) finance, as Dutch law gives it.
-    AUDIT_COMMITTEE: MEMBER_ADMIN_READ + ["members.view_full_iban"],
+    # Read-only access to the member administration and finance, as Dutch law gives it.
+    AUDIT_COMMITTEE: MEMBER_ADMIN_READ + FINANCE_READ + ["members.view_full_iban", "billing.export_invoice"],
 }
 
 ROLE_LABELS = {

@@ -38,6 +38,11 @@ class BillingFrequency(models.TextChoices):
         return {cls.YEARLY: 1, cls.HALF_YEARLY: 2, cls.QUARTERLY: 4, cls.MONTHLY: 12}[frequency]
 
 
+class PaymentMethod(models.TextChoices):
+    TRANSFER = "transfer", _("bank transfer")
+    DIRECT_DEBIT = "direct_debit", _("direct debit")
+
+
 class MemberType(models.Model):
     """Kinds of membership as the statutes define them (member, youth member, donor, honorary member, …)."""
 
@@ -118,6 +123,21 @@ class Plan(models.Model):
         help_text=_("One membership for everyone in the household (partner, children)."),
     )
     for_organisations = models.BooleanField(_("for organisations"), default=False)
+    vat_rate = models.DecimalField(
+        _("VAT rate (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("0 when the dues are exempt from VAT, as for most associations."),
+    )
+    vat_exemption_text = models.CharField(
+        _("VAT exemption text"),
+        max_length=200,
+        blank=True,
+        default="Vrijgesteld van btw",
+        help_text=_("Printed on the invoice when the VAT rate is 0, e.g. 'Vrijgesteld van btw'."),
+    )
     is_active = models.BooleanField(_("open for new members"), default=True)
     sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
 
@@ -126,7 +146,10 @@ class Plan(models.Model):
         verbose_name_plural = _("membership plans")
         ordering = ["sort_order", "name"]
         constraints = [
-            models.CheckConstraint(condition=Q(yearly_price__gte=0), name="plan_price_not_negative")
+            models.CheckConstraint(condition=Q(yearly_price__gte=0), name="plan_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(vat_rate__gte=0) & Q(vat_rate__lte=100), name="plan_vat_rate_percentage"
+            ),
         ]
 
     def __str__(self):
@@ -312,6 +335,9 @@ class Member(models.Model):
     country = models.CharField(_("country"), max_length=2, choices=Country.choices, default=Country.NL)
     correspondence = models.CharField(
         _("correspondence"), max_length=10, choices=Correspondence.choices, default=Correspondence.EMAIL
+    )
+    payment_method = models.CharField(
+        _("pays by"), max_length=20, choices=PaymentMethod.choices, default=PaymentMethod.TRANSFER
     )
 
     household = models.ForeignKey(
