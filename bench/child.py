@@ -45,7 +45,26 @@ def analyze() -> dict:
     return {"seconds": time.perf_counter() - started}
 
 
-TASKS = {"seed": seed, "import": import_members, "search": search, "analyze": analyze}
+def invoice_pdfs(count: int) -> dict:
+    from bench import billing_pdf
+
+    return billing_pdf.run(count)
+
+
+def invoice_run() -> dict:
+    from bench import billing_run
+
+    return billing_run.run()
+
+
+TASKS = {
+    "seed": seed,
+    "import": import_members,
+    "search": search,
+    "analyze": analyze,
+    "pdf": invoice_pdfs,
+    "invoice_run": invoice_run,
+}
 
 
 def main(argv: list[str]) -> None:

@@ -159,6 +159,12 @@ RQ_QUEUES = {"default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAUL
 # A job whose worker has not reported for this long is considered lost and is run again.
 KRING_JOB_STALE_AFTER_SECONDS = int(os.environ.get("KRING_JOB_STALE_AFTER_SECONDS", "120"))
 
+# Where members reach Kring: payment links in invoice emails and PDFs, and the addresses the
+# payment provider sends members back to and calls its webhook on. No trailing slash.
+KRING_BASE_URL = os.environ.get("KRING_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Online payment through Mollie (BillingSettings.online_provider = "mollie"): the live_… or test_… key.
+MOLLIE_API_KEY = os.environ.get("KRING_MOLLIE_API_KEY", "")
+
 # Login: django-allauth (settings checked against allauth 65.x). Only existing members and staff
 # get in: no public sign-up (kring.core.auth.KringAccountAdapter).
 ACCOUNT_ADAPTER = "kring.core.auth.KringAccountAdapter"

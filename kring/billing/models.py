@@ -14,7 +14,9 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Round
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -204,7 +206,9 @@ class Invoice(models.Model):
     payer_position = models.PositiveSmallIntegerField(default=0)
     period_start = models.DateField(_("period from"), null=True, blank=True)
     period_end = models.DateField(_("period until"), null=True, blank=True)
-    run = models.ForeignKey(InvoiceRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="invoices")
+    run = models.ForeignKey(
+        InvoiceRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="invoices"
+    )
 
     credited_invoice = models.ForeignKey(
         "self",
@@ -246,8 +250,16 @@ class Invoice(models.Model):
             models.Index(fields=["invoice_date"], name="invoice_date_idx"),
             models.Index(fields=["status", "due_date"], name="invoice_status_due_idx"),
             models.Index(fields=["member", "-invoice_date"], name="invoice_member_idx"),
-            models.Index(fields=["payer_member", "status"], name="invoice_payer_idx"),
+            models.Index(fields=["payer_member", "-invoice_date"], name="invoice_payer_date_idx"),
             models.Index(fields=["kind", "invoice_date"], name="invoice_kind_date_idx"),
+            models.Index(fields=["status", "-invoice_date"], name="invoice_status_date_idx"),
+            models.Index(fields=["payment_method", "-invoice_date"], name="invoice_method_date_idx"),
+            # The overdue list and the reminders look only at invoices that still expect money.
+            models.Index(
+                fields=["due_date"],
+                condition=Q(kind="invoice", status__in=["open", "partially_paid", "reversed"]),
+                name="invoice_unsettled_due_idx",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["year", "sequence"], name="invoice_number_gapless_key"),
@@ -261,11 +273,14 @@ class Invoice(models.Model):
                 | Q(kind="invoice", total__gte=0, credited_invoice__isnull=True),
                 name="invoice_sign_matches_kind",
             ),
+            # Compared after rounding to the cent: SQLite computes with floats, PostgreSQL exactly.
             models.CheckConstraint(
-                condition=Q(total=models.F("total_excl_vat") + models.F("vat_amount")),
+                condition=Exact(Round(F("total") - F("total_excl_vat") - F("vat_amount"), 2), 0),
                 name="invoice_total_adds_up",
             ),
-            models.CheckConstraint(condition=Q(due_date__gte=models.F("invoice_date")), name="invoice_due_after_date"),
+            models.CheckConstraint(
+                condition=Q(due_date__gte=models.F("invoice_date")), name="invoice_due_after_date"
+            ),
             models.CheckConstraint(
                 condition=Q(share_percent__gt=0) & Q(share_percent__lte=100), name="invoice_share_percentage"
             ),
@@ -326,7 +341,7 @@ class InvoiceLine(models.Model):
         ordering = ["invoice", "position", "pk"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(amount=models.F("amount_excl_vat") + models.F("vat_amount")),
+                condition=Exact(Round(F("amount") - F("amount_excl_vat") - F("vat_amount"), 2), 0),
                 name="invoice_line_adds_up",
             ),
             models.CheckConstraint(
@@ -411,7 +426,9 @@ class OnlinePayment(models.Model):
         verbose_name_plural = _("online payments")
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["provider", "provider_payment_id"], name="online_payment_unique_id"),
+            models.UniqueConstraint(
+                fields=["provider", "provider_payment_id"], name="online_payment_unique_id"
+            ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="online_payment_positive"),
         ]
 
@@ -464,7 +481,11 @@ class Reminder(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["invoice", "level"], name="reminder_once_per_step"),
         ]
+        indexes = [
+            models.Index(
+                fields=["created_at"], condition=Q(sent_at__isnull=True), name="reminder_unsent_idx"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.invoice} #{self.level}"
-

@@ -177,7 +177,8 @@ def create_invoice(
             raise ValidationError(_("Every invoice line needs a description."))
         if line.quantity <= 0:
             raise ValidationError(_("The quantity must be more than 0."))
-        if line.unit_price < 0:
+        # Dues invoices show a discount (youth, household, …) as its own, negative line.
+        if line.unit_price < 0 and not dues_fields.get("membership"):
             raise ValidationError(
                 _("An invoice line cannot be negative; make a credit note to give money back.")
             )
@@ -192,6 +193,8 @@ def create_invoice(
     recipient = recipient or member_recipient(member)
     built = [line.build(position) for position, line in enumerate(line_inputs, start=1)]
     excl, vat, total = _totals(built)
+    if total < 0:
+        raise ValidationError(_("An invoice cannot be negative; make a credit note to give money back."))
     with transaction.atomic():
         invoice = _new_document(
             kind=Invoice.Kind.INVOICE,
@@ -378,7 +381,8 @@ def status_for(invoice: Invoice) -> str:
     if invoice.kind == Invoice.Kind.CREDIT_NOTE:
         return status.PAID if open_amount == 0 else status.OPEN
     if open_amount <= 0:
-        if invoice.amount_credited and invoice.amount_credited >= invoice.total:
+        # Credited in full and nothing paid; money paid after all stays visible (open < 0: to refund).
+        if invoice.amount_credited and invoice.amount_credited >= invoice.total and invoice.amount_paid <= 0:
             return status.CREDITED
         return status.PAID
     if invoice.status == status.IN_COLLECTION:
@@ -422,9 +426,10 @@ def record_payment(
     if paid_on > timezone.localdate() + timedelta(days=1):
         raise ValidationError({"paid_on": _("A payment cannot be dated in the future.")})
     with transaction.atomic():
+        # Lock the invoice first: a second delivery of the same payment waits here, then finds it.
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if external_id and Payment.objects.filter(external_id=external_id).exists():
             return None
-        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if invoice.status == Invoice.Status.WRITTEN_OFF and amount > 0:
             raise ValidationError(
                 _("Invoice %(number)s was written off; undo that before recording a payment.")
@@ -433,6 +438,13 @@ def record_payment(
         if amount < 0 and -amount > invoice.amount_paid and invoice.kind == Invoice.Kind.INVOICE:
             raise ValidationError(
                 {"amount": _("Only € %(paid)s was paid on this invoice.") % {"paid": invoice.amount_paid}}
+            )
+        if amount < 0 and amount < invoice.open_amount and invoice.kind == Invoice.Kind.CREDIT_NOTE:
+            raise ValidationError(
+                {
+                    "amount": _("Only € %(open)s is to be refunded on this credit note.")
+                    % {"open": -invoice.open_amount}
+                }
             )
         payment = Payment.objects.create(
             invoice=invoice,
@@ -484,3 +496,75 @@ def write_off(invoice: Invoice, *, actor, reason: str) -> Invoice:
             note=reason,
         )
     return invoice
+
+
+# --- billing settings and the export for the accounts ----------------------------------------
+
+BILLING_SETTINGS_FIELDS = (
+    "iban",
+    "bic",
+    "account_holder",
+    "payment_term_days",
+    "invoice_number_prefix",
+    "billing_year_start_month",
+    "online_provider",
+    "invoice_email_subject",
+)
+
+
+def update_billing_settings(*, actor, **fields) -> BillingSettings:
+    """Change how the association invoices; the IBAN and BIC are checked, every change is audited."""
+    import re
+
+    from kring.core.audit import diff, snapshot
+    from kring.members.validation import check_iban
+
+    unknown = set(fields) - set(BILLING_SETTINGS_FIELDS)
+    if unknown:
+        raise ValueError(f"Not a billing setting: {', '.join(sorted(unknown))}")
+    cleaned = {name: value.strip() if isinstance(value, str) else value for name, value in fields.items()}
+    errors = {}
+    if cleaned.get("iban"):
+        try:
+            checked = check_iban(cleaned["iban"], cleaned.get("bic", ""))
+        except ValidationError as error:
+            errors["bic" if error.code == "bic" else "iban"] = error.messages
+        else:
+            cleaned["iban"], cleaned["bic"] = checked.iban, checked.bic
+    elif cleaned.get("bic") and "iban" in cleaned:
+        errors["bic"] = [_("Fill in the IBAN that goes with this BIC, or leave the BIC empty.")]
+    term = cleaned.get("payment_term_days")
+    if term is not None and not 1 <= term <= 365:
+        errors["payment_term_days"] = [_("The payment term lies between 1 and 365 days.")]
+    month = cleaned.get("billing_year_start_month")
+    if month is not None and not 1 <= month <= 12:
+        errors["billing_year_start_month"] = [_("Choose a month from 1 to 12.")]
+    provider = cleaned.get("online_provider")
+    if provider is not None and provider not in BillingSettings.OnlineProvider.values:
+        errors["online_provider"] = [_("Choose one of the online payment options.")]
+    prefix = cleaned.get("invoice_number_prefix")
+    if prefix and not re.fullmatch(r"[A-Za-z0-9/-]{1,10}", prefix):
+        errors["invoice_number_prefix"] = [_("Use at most 10 letters, digits, '-' or '/', without spaces.")]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        current = BillingSettings.current()
+        current = BillingSettings.objects.select_for_update().get(pk=current.pk)
+        before = snapshot(current, cleaned)
+        for name, value in cleaned.items():
+            setattr(current, name, value)
+        changes = diff(before, snapshot(current, cleaned))
+        if changes:
+            current.save(update_fields=[change["field"] for change in changes])
+            log_action("billing.settings_changed", actor=actor, obj=current, changes=changes)
+    return current
+
+
+def record_finance_export(*, actor, what: str, start: date, end: date, row_count: int):
+    """Exporting invoices or payments for the accounts is logged: who, which period, how many rows."""
+    return log_action(
+        "billing.export",
+        actor=actor,
+        obj=actor,
+        note=f"{what} {start.isoformat()} – {end.isoformat()}; rows: {row_count}",
+    )

@@ -93,12 +93,13 @@ class DemoLogin:
 
 MEMBER_LOGIN = "lid@demo.kring.test"
 # The role is marked for translation here and translated where it is shown.
+TREASURER_LOGIN = "penningmeester@demo.kring.test"
 DEMO_LOGINS = [
     DemoLogin(MEMBER_LOGIN, gettext_noop("Member"), "", "Sanne van der Linden"),
     DemoLogin(
         "secretariaat@demo.kring.test", gettext_noop("Secretariat"), roles.SECRETARIAT, "Marieke de Boer"
     ),
-    DemoLogin("penningmeester@demo.kring.test", gettext_noop("Treasurer"), roles.TREASURER, "Johan Visser"),
+    DemoLogin(TREASURER_LOGIN, gettext_noop("Treasurer"), roles.TREASURER, "Johan Visser"),
     DemoLogin("bestuur@demo.kring.test", gettext_noop("Board"), roles.BOARD, "Els Peeters"),
     DemoLogin(
         "kascommissie@demo.kring.test", gettext_noop("Audit committee"), roles.AUDIT_COMMITTEE, "Kees van Dam"

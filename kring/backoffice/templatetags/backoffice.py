@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from kring.billing.models import Invoice
 from kring.members.models import Membership
 from kring.members.validation import format_phone
 
@@ -39,6 +40,12 @@ ACTION_LABELS = {
     "kring.contact_person.created": _("Contact person added"),
     "kring.contact_person.changed": _("Contact person changed"),
     "kring.contact_person.removed": _("Contact person removed"),
+    "billing.invoice_created": _("Invoice made"),
+    "billing.credit_note_created": _("Credit note made"),
+    "billing.payment_recorded": _("Payment recorded"),
+    "billing.written_off": _("Invoice written off"),
+    "billing.settings_changed": _("Invoice settings changed"),
+    "billing.export": _("Invoices or payments exported"),
 }
 
 # Audited names that are not model fields.
@@ -47,16 +54,29 @@ EXTRA_FIELD_LABELS = {
 }
 
 
+# Invoice payment states that are not stored statuses (see Invoice.payment_state).
+DERIVED_STATUS_LABELS = {
+    "overdue": _("overdue"),
+}
+
+
+def status_label(status: str) -> str:
+    """The name of a membership status, an invoice status or a derived payment state."""
+    for choices in (Membership.Status, Invoice.Status):
+        try:
+            return choices(status).label
+        except ValueError:
+            continue
+    return DERIVED_STATUS_LABELS.get(status, status)
+
+
 @register.filter
 def status_badge(status: str):
-    """A membership status as a coloured badge with its name in words (colour is never the only cue)."""
+    """A membership status or an invoice's payment state as a coloured badge with its name in words
+    (colour is never the only cue)."""
     if not status:
         return format_html('<span class="badge badge--none">{}</span>', capfirst(_("no membership")))
-    try:
-        label = Membership.Status(status).label
-    except ValueError:
-        label = status
-    return format_html('<span class="badge badge--{}">{}</span>', status, capfirst(label))
+    return format_html('<span class="badge badge--{}">{}</span>', status, capfirst(status_label(status)))
 
 
 def format_money(value, language: str | None = None) -> str:
@@ -98,7 +118,7 @@ class FieldChange:
 
 
 def _model_for(object_type: str) -> type[models.Model] | None:
-    for label in ("members", "core"):
+    for label in ("members", "core", "billing"):
         try:
             return apps.get_model(label, object_type)
         except LookupError:

@@ -250,8 +250,8 @@ def test_member_page_query_count_is_pinned(staff_client, cast, django_assert_num
     build_long_history(cast.member, memberships=5, audit_entries=30)
     staff_client.get(detail_url(cast.member))
     # session, user, permissions (2), member with its relations and prefetches (12), association (once for the
-    # dues, once for the layout), history count + page
-    with django_assert_num_queries(19):
+    # dues, once for the layout), the member's invoices (1), history count + page
+    with django_assert_num_queries(20):
         staff_client.get(detail_url(cast.member))
 
 

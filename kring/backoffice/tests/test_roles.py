@@ -148,7 +148,8 @@ def test_board_and_audit_committee_cannot_reach_any_change_view(client, cast, ro
     assert not user.has_perms(required(pattern))
     client.force_login(user)
     url = sample_url(pattern)
-    assert client.get(url).status_code == 403
+    # A view that only takes POST may answer a GET with 405 before it checks permissions: it shows nothing either.
+    assert client.get(url).status_code in (403, 405)
     assert client.post(url, {}).status_code == 403
 
 

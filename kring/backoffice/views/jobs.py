@@ -15,6 +15,9 @@ from kring.core.models import BackgroundJob
 # Who may follow a job of each kind. A kind not listed here is visible to the one who started it.
 JOB_PERMISSIONS = {
     "members.import": "members.import_member",
+    "billing.invoice_run": "billing.view_invoicerun",
+    "billing.send_reminders": "billing.view_reminder",
+    "billing.send_invoices": "billing.view_invoice",
 }
 
 

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
 from kring.backoffice.permissions import staff_required
+from kring.billing import queries as billing_queries
 from kring.core.models import Association, AuditEntry
 from kring.members import queries, services, validation
 from kring.members.models import (
@@ -34,6 +35,7 @@ PER_PAGE = 25
 # The list counts at most this many results; beyond it, it says "more than 1,000".
 COUNT_LIMIT = 1000
 HISTORY_PER_PAGE = 20
+MEMBER_PAGE_INVOICES = 10
 LIST_QUERY_SESSION_KEY = "backoffice_member_list_query"
 FILTER_NAMES = ("q", "plan", "status", "country")
 
@@ -110,20 +112,15 @@ def page_number(value) -> int:
         return 1
 
 
-def result_page(members: QuerySet, number: int) -> ResultPage:
+def result_page(filters: queries.MemberFilters, number: int) -> ResultPage:
     """One page of results without counting a million rows: the count stops at COUNT_LIMIT + 1."""
-    counted = members.order_by()[: COUNT_LIMIT + 1].count()
-    total = counted if counted <= COUNT_LIMIT else None
-    if total is not None:
-        number = min(number, max(1, -(-total // PER_PAGE)))
-    offset = (number - 1) * PER_PAGE
-    rows = list(members.select_related("current_plan")[offset : offset + PER_PAGE + 1])
+    found = queries.search_member_page(filters, number=number, per_page=PER_PAGE, count_limit=COUNT_LIMIT)
     return ResultPage(
-        members=rows[:PER_PAGE],
-        number=number,
-        total=total,
-        has_previous=number > 1,
-        has_next=len(rows) > PER_PAGE,
+        members=found.members,
+        number=found.number,
+        total=found.counted if found.counted <= COUNT_LIMIT else None,
+        has_previous=found.number > 1,
+        has_next=found.has_next,
     )
 
 
@@ -131,7 +128,7 @@ def result_page(members: QuerySet, number: int) -> ResultPage:
 def member_list(request):
     form = MemberFilterForm(request.GET)
     filters = form.member_filters()
-    page = result_page(queries.search_members(filters), page_number(request.GET.get("page")))
+    page = result_page(filters, page_number(request.GET.get("page")))
     params = filter_params(request)
     query_string = urlencode(params)
     list_query = urlencode({**params, "page": page.number}) if page.number > 1 else query_string
@@ -189,15 +186,15 @@ def spreadsheet_safe(value) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def export_lines(members: QuerySet):
+def export_lines(rows):
+    """The CSV lines for `rows`: value tuples of the EXPORT_COLUMNS fields."""
     writer = csv.writer(_Echo(), delimiter=";", lineterminator="\r\n")
     status_labels = {value: str(label) for value, label in Membership.Status.choices}
     phone_at = [field for field, _label in EXPORT_COLUMNS].index("phone")
     status_at = [field for field, _label in EXPORT_COLUMNS].index("membership_status")
     # The byte order mark makes (Dutch) Excel read the file as UTF-8.
     yield "\ufeff" + writer.writerow([str(label) for _field, label in EXPORT_COLUMNS])
-    rows = members.values_list(*(field for field, _label in EXPORT_COLUMNS))
-    for row in rows.iterator(chunk_size=2000):
+    for row in rows:
         row = list(row)
         row[phone_at] = validation.format_phone(row[phone_at])
         row[status_at] = status_labels.get(row[status_at], row[status_at])
@@ -207,12 +204,13 @@ def export_lines(members: QuerySet):
 @staff_required("members.view_member", "members.export_member")
 def member_export(request):
     form = MemberFilterForm(request.GET)
-    members = queries.search_members(form.member_filters())
-    row_count = members.count()
+    row_count, rows = queries.search_members_for_export(
+        form.member_filters(), (field for field, _label in EXPORT_COLUMNS)
+    )
     services.record_member_export(actor=request.user, filters=filter_params(request), row_count=row_count)
     filename = f"{slugify(pgettext('file name of the member export', 'members'))}-{timezone.localdate():%Y-%m-%d}.csv"
     response = StreamingHttpResponse(
-        (line.encode("utf-8") for line in export_lines(members)), content_type="text/csv; charset=utf-8"
+        (line.encode("utf-8") for line in export_lines(rows)), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -287,6 +285,9 @@ def member_detail(request, pk: int):
     today = timezone.localdate()
     bank_accounts = list(member.bank_accounts.all())
     primary_account = next((account for account in bank_accounts if account.is_primary), None)
+    invoices = None
+    if request.user.has_perm("billing.view_invoice"):
+        invoices = billing_queries.member_invoices(member.pk, limit=MEMBER_PAGE_INVOICES)
     history = None
     if request.user.has_perm("core.view_auditentry"):
         entries = AuditEntry.objects.filter(member_id=member.pk).order_by("-created_at", "-id")
@@ -315,6 +316,8 @@ def member_detail(request, pk: int):
             if primary_account and may_see_full_iban
             else "",
             "history": history,
+            "invoices": invoices[:MEMBER_PAGE_INVOICES] if invoices is not None else None,
+            "more_invoices": invoices is not None and len(invoices) > MEMBER_PAGE_INVOICES,
             "back_query": request.session.get(LIST_QUERY_SESSION_KEY, ""),
         },
     )

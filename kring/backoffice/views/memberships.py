@@ -1,5 +1,8 @@
 """Memberships in the back office: start, change status, cancel, withdraw a cancellation, switch
-plan, change how often the member pays, and who pays. Each form calls one service."""
+plan, change how often the member pays, and who pays. Each form calls one service.
+
+Switching plans, cancelling and ending go through kring.billing.adjustments, which also corrects
+dues already invoiced for after the end (credit notes, a new invoice for the new plan)."""
 
 from datetime import date
 
@@ -8,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from kring.backoffice.forms import (
     BillingFrequencyForm,
@@ -26,6 +30,7 @@ from kring.backoffice.forms import (
 )
 from kring.backoffice.permissions import staff_required
 from kring.backoffice.views.member_edit import member_page
+from kring.billing import adjustments
 from kring.members import services
 from kring.members.models import Member, Membership, MembershipPayer
 
@@ -68,9 +73,50 @@ def form_page(
     )
 
 
-def back_to_member_page(request, membership: Membership, message: str, level=messages.ERROR):
+def back_to_member_page(request, membership: Membership, message: str, level=messages.ERROR, adjustment=None):
     messages.add_message(request, level, message)
+    if adjustment is not None:
+        report_adjustment(request, adjustment)
     return member_page(membership.member_id)
+
+
+def report_adjustment(request, result: adjustments.AdjustmentResult) -> None:
+    """Tell what the change did to the invoices: credit notes, new invoices, what waits for a collection."""
+    if result.credit_notes:
+        numbers = ", ".join(note.number for note in result.credit_notes)
+        messages.success(
+            request,
+            ngettext(
+                "Credit note %(numbers)s takes back the dues already invoiced for after the end.",
+                "Credit notes %(numbers)s take back the dues already invoiced for after the end.",
+                len(result.credit_notes),
+            )
+            % {"numbers": numbers},
+        )
+    if result.new_invoices:
+        numbers = ", ".join(invoice.number for invoice in result.new_invoices)
+        messages.success(
+            request,
+            ngettext(
+                "Invoice %(numbers)s asks the dues of the new plan for the rest of the period.",
+                "Invoices %(numbers)s ask the dues of the new plan for the rest of the period.",
+                len(result.new_invoices),
+            )
+            % {"numbers": numbers},
+        )
+    if result.in_collection:
+        numbers = ", ".join(invoice.number for invoice in result.in_collection)
+        messages.warning(
+            request,
+            ngettext(
+                "Invoice %(numbers)s is being collected by direct debit and was not corrected. "
+                "Correct it after the collection.",
+                "Invoices %(numbers)s are being collected by direct debit and were not corrected. "
+                "Correct them after the collection.",
+                len(result.in_collection),
+            )
+            % {"numbers": numbers},
+        )
 
 
 @staff_required("members.view_member", "members.add_membership")
@@ -121,13 +167,19 @@ def membership_status(request, pk):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.change_membership_status(
-                membership,
-                data["status"],
-                actor=request.user,
-                effective_date=data["effective_date"],
-                note=data["note"],
-            )
+            if data["status"] == Membership.Status.ENDED:
+                _ended, result = adjustments.end_membership(
+                    membership, actor=request.user, effective_date=data["effective_date"], note=data["note"]
+                )
+            else:
+                result = None
+                services.change_membership_status(
+                    membership,
+                    data["status"],
+                    actor=request.user,
+                    effective_date=data["effective_date"],
+                    note=data["note"],
+                )
         except ValidationError as exc:
             add_service_errors(form, exc, default="status")
         else:
@@ -138,6 +190,7 @@ def membership_status(request, pk):
                 _("The membership %(plan)s is now %(status)s.")
                 % {"plan": membership.plan.name, "status": membership.get_status_display()},
                 messages.SUCCESS,
+                adjustment=result,
             )
     return form_page(
         request,
@@ -180,7 +233,7 @@ def membership_cancel(request, pk):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            membership = services.cancel_membership(
+            membership, result = adjustments.cancel_membership(
                 membership,
                 actor=request.user,
                 reason=data["reason"],
@@ -197,6 +250,7 @@ def membership_cancel(request, pk):
                 _("The membership %(plan)s has been cancelled. It ends on %(date)s.")
                 % {"plan": membership.plan.name, "date": long_date(membership.end_date)},
                 messages.SUCCESS,
+                adjustment=result,
             )
     return form_page(
         request,
@@ -254,7 +308,7 @@ def membership_switch_plan(request, pk):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            new = services.switch_plan(
+            new, result = adjustments.switch_plan(
                 membership,
                 data["plan"],
                 actor=request.user,
@@ -275,6 +329,7 @@ def membership_switch_plan(request, pk):
                     "date": long_date(new.start_date),
                 },
                 messages.SUCCESS,
+                adjustment=result,
             )
     return form_page(
         request,

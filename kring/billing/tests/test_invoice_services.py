@@ -160,3 +160,12 @@ def test_write_off_needs_a_reason_and_stops_expecting_money():
         services.write_off(invoice, actor=None, reason=" ")
     invoice = services.write_off(invoice, actor=None, reason="Lid overleden")
     assert invoice.status == Invoice.Status.WRITTEN_OFF and invoice.open_amount == 0
+
+
+@pytest.mark.parametrize("cents", [7, 13, 99, 1001, 33333])
+def test_vat_amounts_that_do_not_add_up_in_floating_point_are_stored(cents):
+    """The 'total = excl. VAT + VAT' checks compare cents, also on SQLite (which computes in floats)."""
+    invoice = training_invoice(MemberFactory(), amount=str(Decimal(cents) / 100), vat_rate="21")
+    note = services.create_credit_note(invoice, actor=None, reason="Vergissing")
+    assert invoice.total_excl_vat + invoice.vat_amount == invoice.total
+    assert note.total == -invoice.total

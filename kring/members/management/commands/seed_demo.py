@@ -1,7 +1,12 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kring.billing.demo import seed_demo_finance
+from kring.core.models import User
 from kring.members import demo
+from kring.members.demo import TREASURER_LOGIN
 
 
 class Command(BaseCommand):
@@ -53,7 +58,12 @@ class Command(BaseCommand):
                 self.stdout.write(_("%(done)s of %(total)s members") % {"done": done, "total": total})
 
         try:
-            result = demo.seed_demo(members, seed, progress=progress)
+            # Members and their finances load together or not at all.
+            with transaction.atomic():
+                result = demo.seed_demo(members, seed, progress=progress)
+                finance = seed_demo_finance(
+                    today=timezone.localdate(), actor=User.objects.get(email=TREASURER_LOGIN)
+                )
         except demo.AlreadyLoaded:
             raise CommandError(
                 _("The member administration already has members, so the demo is not loaded.")
@@ -63,4 +73,12 @@ class Command(BaseCommand):
                 _("Demo association loaded: %(members)s members in %(seconds).1f seconds.")
                 % {"members": result.members, "seconds": result.seconds}
             )
+        )
+        self.stdout.write(
+            _("Dues invoiced for %(periods)s: %(invoices)s invoices, %(payments)s of them paid.")
+            % {
+                "periods": ", ".join(finance.runs) or "-",
+                "invoices": finance.invoices,
+                "payments": finance.payments,
+            }
         )
