@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from kring.backoffice.views import finance, finance_documents, finance_runs
+from kring.backoffice.views import finance, finance_documents, finance_run_delivery, finance_runs
 from kring.backoffice.views import finance_payments as payments
 from kring.backoffice.views import finance_reminders as reminders
 
@@ -25,9 +25,13 @@ urlpatterns: list = [
     path("reminders/send/", reminders.reminders_send, name="finance_reminders_send"),
     path("print-batches/", reminders.print_batch_list, name="finance_print_batch_list"),
     path("print-batches/<int:pk>/pdf/", reminders.print_batch_pdf, name="finance_print_batch_pdf"),
-    path("print-batches/<int:pk>/printed/", reminders.print_batch_printed, name="finance_print_batch_printed"),
+    path(
+        "print-batches/<int:pk>/printed/", reminders.print_batch_printed, name="finance_print_batch_printed"
+    ),
     path("flagged/", reminders.flagged_list, name="finance_flagged"),
     path("runs/", finance_runs.finance_run_list, name="finance_run_list"),
     path("runs/new/", finance_runs.finance_run_new, name="finance_run_new"),
     path("runs/<int:pk>/", finance_runs.finance_run_detail, name="finance_run_detail"),
+    path("runs/<int:pk>/send/", finance_run_delivery.finance_run_send, name="finance_run_send"),
+    path("runs/<int:pk>/paper.pdf", finance_run_delivery.finance_run_paper_pdf, name="finance_run_paper_pdf"),
 ]

@@ -23,6 +23,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 
 from kring.billing import epc_qr, queries
+from kring.billing.links import payment_link
 from kring.billing.models import BillingSettings, Invoice
 from kring.billing.pdf import (
     Sender,
@@ -93,6 +94,11 @@ def _content(invoice: Invoice, sender: Sender) -> tuple[list[str], list[tuple[st
                 details.append((_("To account (IBAN)"), format_iban(sender.billing_settings.iban)))
                 details.append((_("In the name of"), sender.account_name))
             details.append((_("Payment reference"), format_reference(invoice.payment_reference)))
+            if sender.billing_settings.online_provider != BillingSettings.OnlineProvider.NONE:
+                opening.append(
+                    _("You can also pay online with iDEAL, Bancontact or a card: %(link)s")
+                    % {"link": payment_link(invoice)}
+                )
             closing.append(_("Always state the payment reference: then we can match your payment."))
             if sender.billing_settings.iban:
                 closing.append(_("You can also scan the QR code on the invoice with your banking app."))

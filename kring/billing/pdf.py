@@ -35,6 +35,7 @@ from kring.billing.models import ZERO, BillingSettings, Invoice
 from kring.billing.references import format_reference
 from kring.core.models import Association
 from kring.members.models import PaymentMethod
+from kring.members.validation import format_phone
 
 CENT = Decimal("0.01")
 
@@ -169,7 +170,9 @@ class Sender:
 
     def contact_lines(self) -> list[str]:
         association = self.association
-        return [line for line in (association.email, association.phone, association.website) if line]
+        return [
+            line for line in (association.email, format_phone(association.phone), association.website) if line
+        ]
 
 
 # --- drawing ------------------------------------------------------------------------------------

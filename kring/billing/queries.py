@@ -499,3 +499,32 @@ def flagged_invoices() -> QuerySet[Invoice]:
         )
         .order_by("due_date", "pk")
     )
+
+
+# --- delivering the invoices of a run ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunDelivery:
+    emailed: int
+    to_email: int
+    being_emailed: int
+    on_paper: int
+
+
+def run_delivery(run_id: int) -> RunDelivery:
+    """How the invoices of an invoice run reach their payers: emailed, still to email, on paper."""
+    by_email = Q(send_by_post=False) & ~Q(recipient_email="")
+    counts = Invoice.objects.filter(run_id=run_id).aggregate(
+        emailed=Count("pk", filter=Q(email_sent_at__isnull=False)),
+        to_email=Count("pk", filter=by_email & Q(email_sent_at__isnull=True, email_claimed_at__isnull=True)),
+        being_emailed=Count("pk", filter=Q(email_sent_at__isnull=True, email_claimed_at__isnull=False)),
+        on_paper=Count("pk", filter=~by_email),
+    )
+    return RunDelivery(**counts)
+
+
+def paper_invoices_of_run(run_id: int) -> QuerySet[Invoice]:
+    """The run's invoices that go by post (paper members, payers without an email address)."""
+    by_email = Q(send_by_post=False) & ~Q(recipient_email="")
+    return invoices_for_pdf().filter(run_id=run_id).exclude(by_email).order_by("sequence")

@@ -81,7 +81,7 @@ def test_the_treasurer_chooses_a_period_sees_the_preview_and_creates_the_invoice
     assert treasurer.get(reverse("backoffice:job_status", args=[run.job.pk]), **EN).status_code == 200
 
     execute_job(run.job.pk)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(9):  # + how the invoices are delivered
         html = treasurer.get(detail_url(run), **EN).content.decode()
     assert 'id="run-done"' in html and "4 invoices were created" in html
     assert 'id="run-summary"' in html and "2027-000001" in html
@@ -134,7 +134,7 @@ def test_the_audit_committee_reads_the_runs_but_cannot_run(client, members, djan
     with django_assert_num_queries(6):
         html = client.get(LIST, **EN).content.decode()
     assert detail_url(run) in html and 'id="new-run"' not in html
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(9):
         html = client.get(detail_url(run), **EN).content.decode()
     assert 'id="run-done"' in html and "You can look at all invoices" in html
     assert client.get(NEW).status_code == 403

@@ -32,6 +32,7 @@ from kring.backoffice.permissions import staff_required
 from kring.backoffice.templatetags.backoffice import status_label
 from kring.backoffice.views.members import COUNT_LIMIT, PER_PAGE, page_number, spreadsheet_safe
 from kring.billing import queries, services
+from kring.billing.links import payment_link
 from kring.billing.models import BillingSettings, Invoice, OnlinePayment, Payment
 from kring.billing.references import format_reference
 from kring.core.models import AuditEntry
@@ -455,6 +456,9 @@ def finance_invoice_detail(request, pk: int):
             lines=lines,
             vat_groups=vat_groups(lines),
             payment_reference=format_reference(invoice.payment_reference),
+            pay_link=payment_link(invoice)
+            if invoice.kind == Invoice.Kind.INVOICE and invoice.open_amount > 0
+            else "",
             qr=qr,
             credit_notes=[(note, -note.total) for note in credit_notes],
             payments=list(invoice.payments.all()) if user.has_perm("billing.view_payment") else None,

@@ -17,14 +17,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.http import urlencode
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_safe
 
 from kring.backoffice.forms import BackofficeForm, date_field
 from kring.backoffice.permissions import staff_required
-from kring.billing import invoicing
+from kring.billing import invoicing, queries
 from kring.billing.models import Invoice, InvoiceRun
 
 VIEW = "billing.view_invoicerun"
@@ -140,6 +139,8 @@ def finance_run_detail(request, pk: int):
     context = {"run": run, "job": job, "working": working}
     if not working:
         context["summary"] = invoicing.run_summary(run)
+        if run.status == InvoiceRun.Status.DONE:
+            context["delivery"] = queries.run_delivery(run.pk)
         context["invoices"] = list(
             Invoice.objects.filter(run=run)
             .select_related("member", "membership__plan")

@@ -235,3 +235,21 @@ def test_two_workers_racing_for_the_same_invoice_send_it_once(smtp_sink):
     assert not errors, errors
     assert sorted(results) == [False, False, False, True]
     assert len(smtp_sink.messages) == 1
+
+
+def test_with_online_payment_on_the_email_carries_the_members_payment_link(sender_details, smtp_sink):
+    from kring.billing.links import payment_link
+    from kring.billing.models import BillingSettings
+
+    BillingSettings.objects.update(online_provider=BillingSettings.OnlineProvider.MOLLIE)
+    invoice = InvoiceFactory(sequence=124)
+    assert mail.send_invoice_email(queries.invoice_for_pdf(invoice.pk)) is True
+    [message] = smtp_sink.messages
+    assert payment_link(invoice) in message.get_body(preferencelist=("plain",)).get_content()
+
+
+def test_without_online_payment_there_is_no_payment_link(sender_details, smtp_sink):
+    invoice = InvoiceFactory(sequence=125)
+    mail.send_invoice_email(queries.invoice_for_pdf(invoice.pk))
+    [message] = smtp_sink.messages
+    assert "/pay/" not in message.get_body(preferencelist=("plain",)).get_content()

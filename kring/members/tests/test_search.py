@@ -1,6 +1,6 @@
 import pytest
 
-from kring.members.queries import MemberFilters, search_members
+from kring.members.queries import MemberFilters, search_member_page, search_members, search_members_for_export
 from kring.members.tests.factories import MemberFactory, PlanFactory, active_membership
 
 pytestmark = pytest.mark.django_db
@@ -73,3 +73,23 @@ def test_filters_by_country_plan_and_status(people):
     assert found(plan_id=plan.pk) == ["000101"]
     assert found(status="active") == ["000101", "000102"]
     assert found(status="active", query="berg", country="BE") == ["000102"]
+
+
+@pytest.mark.parametrize("query", ["Bergman", "Zwolle", ""])
+def test_member_page_counts_up_to_the_limit_and_shows_the_last_page_for_a_later_number(query):
+    for n in range(9):
+        MemberFactory(first_name=f"Kees{n}", name_prefix="", last_name="Bergman", city="Zwolle")
+    page = search_member_page(MemberFilters(query=query), number=2, per_page=4, count_limit=100)
+    expected = [m.pk for m in search_members(MemberFilters(query=query))]
+    assert (page.counted, page.number, page.has_next) == (9, 2, True)
+    assert [m.pk for m in page.members] == expected[4:8]
+    past_the_end = search_member_page(MemberFilters(query=query), number=7, per_page=4, count_limit=100)
+    assert (past_the_end.number, [m.pk for m in past_the_end.members]) == (3, expected[8:])
+    assert not past_the_end.has_next
+    capped = search_member_page(MemberFilters(query=query), number=7, per_page=4, count_limit=5)
+    assert (capped.counted, capped.number, capped.members, capped.has_next) == (6, 7, [], False)
+
+
+def test_export_rows_follow_the_search_in_list_order(people):
+    count, rows = search_members_for_export(MemberFilters(query="berg"), ["member_number", "city"])
+    assert (count, list(rows)) == (2, [("000101", "Utrecht"), ("000102", "Brussel")])
