@@ -19,6 +19,7 @@ from django.db.models.functions import Round
 from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from kring.members.models import Member, Membership, MembershipPayer, PaymentMethod
 
@@ -156,7 +157,7 @@ class Invoice(models.Model):
     UNSETTLED_STATUSES = (Status.OPEN, Status.PARTIALLY_PAID, Status.REVERSED)
 
     class ReferenceKind(models.TextChoices):
-        DUTCH = "nl", _("betalingskenmerk")
+        DUTCH = "nl", _("Dutch payment reference (betalingskenmerk)")
         BELGIAN = "be", _("structured communication")
 
     number = models.CharField(_("number"), max_length=30, unique=True)
@@ -287,7 +288,7 @@ class Invoice(models.Model):
         ]
         permissions = [
             ("export_invoice", _("Can export invoices and payments for the accounts")),
-            ("run_invoices", _("Can run contribution invoicing")),
+            ("run_invoices", _("Can run dues invoicing")),
         ]
 
     def __str__(self):
@@ -403,7 +404,7 @@ class OnlinePayment(models.Model):
         PENDING = "pending", _("being processed")
         PAID = "paid", _("paid")
         FAILED = "failed", _("failed")
-        CANCELED = "canceled", _("cancelled")
+        CANCELED = "canceled", pgettext_lazy("online payment status", "cancelled")
         EXPIRED = "expired", _("expired")
 
     FINAL_STATUSES = (Status.PAID, Status.FAILED, Status.CANCELED, Status.EXPIRED)
