@@ -57,6 +57,12 @@ def invoice_run() -> dict:
     return billing_run.run()
 
 
+def sepa_file(count: int) -> dict:
+    from bench import sepa_file
+
+    return sepa_file.run(count)
+
+
 TASKS = {
     "seed": seed,
     "import": import_members,
@@ -64,6 +70,7 @@ TASKS = {
     "analyze": analyze,
     "pdf": invoice_pdfs,
     "invoice_run": invoice_run,
+    "sepa_file": sepa_file,
 }
 
 
