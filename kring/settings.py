@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "kring.core",
     "kring.members",
     "kring.billing",
+    "kring.sepa",
     "kring.backoffice",
     "django.contrib.admin",
     "django.contrib.auth",

@@ -54,6 +54,14 @@ FINANCE_READ = [
     "billing.view_reminderstep",
     "billing.view_printbatch",
     "billing.view_billingsettings",
+    "sepa.view_creditorsettings",
+    "sepa.view_mandate",
+    "sepa.view_mandateamendment",
+    "sepa.view_collectionbatch",
+    "sepa.view_collectionitem",
+    "sepa.view_prenotification",
+    "sepa.view_bankstatement",
+    "sepa.view_statementtransaction",
 ]
 FINANCE_WRITE = [
     "billing.add_invoice",
@@ -67,6 +75,13 @@ FINANCE_WRITE = [
     "billing.change_printbatch",
     "billing.change_billingsettings",
     "members.change_plan",
+    "sepa.change_creditorsettings",
+    "sepa.add_mandate",
+    "sepa.change_mandate",
+    "sepa.collect_directdebit",
+    "sepa.change_collectionbatch",
+    "sepa.import_bankstatement",
+    "sepa.change_statementtransaction",
 ]
 
 ROLE_PERMISSIONS = {
