@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+# The suite runs on both cores (pytest-xdist); PYTEST_ARGS= runs it in one process.
+PYTEST_ARGS ?= -n 2
 
 .PHONY: run test test-postgres bench lint fmt messages install clean-demo browser
 

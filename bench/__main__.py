@@ -384,6 +384,43 @@ class Bench:
             "same tree from ready strings, serialising and XSD-validating it"
         )
 
+    def sepa_statements(self, count: int) -> None:
+        """A camt.053 statement of `count` entries imported and matched (bench/sepa_statements.py), on
+        SQLite and PostgreSQL, beside lxml parsing the same file plus a bare INSERT of as many rows."""
+        folder = self.workdir / "statements"
+        folder.mkdir()
+        runs = [("SQLite", f"sqlite:///{folder / 'kring.sqlite3'}")]
+        if self.postgres_available():
+            runs.append(("PostgreSQL", None))
+        for vendor, url in runs:
+            try:
+                url = url or self.fresh_postgres()
+                if vendor == "SQLite":
+                    self.migrate(url)
+                self.log(f"{vendor}: bank statement of {count:,} entries")
+                result = self.child(url, "sepa_statements", count)
+            finally:
+                if vendor == "PostgreSQL":
+                    self.drop_postgres()
+            self.results[f"sepa_statements_{vendor.lower()}"] = result
+            applies = count >= 100_000
+            self.figures.append(
+                Figure(
+                    f"bank statement, {count:,} entries, import + match ({vendor})",
+                    seconds(result["seconds"]),
+                    seconds(result["floor_seconds"]),
+                    ratio(result["seconds"], result["floor_seconds"]),
+                    "< 30 s" if applies else "–",
+                    verdict(result["seconds"] < 30) if applies else "",
+                )
+            )
+            self.details.append(
+                f"bank statement ({vendor}): matched "
+                + ", ".join(f"{k} {v:,}" for k, v in result["matched"].items())
+                + f", unmatched {result['unmatched']:,}; the same file again {result['again_seconds']:.2f} s; "
+                "floor: lxml parsing the same file plus one bare INSERT of as many statement rows"
+            )
+
     # -- output ----------------------------------------------------------------------------
 
     def table(self) -> str:
@@ -427,7 +464,7 @@ class Bench:
         quick = self.args.quick
         size = 10_000 if quick else 100_000
         search_size = 100_000 if quick else 1_000_000
-        steps = self.args.only or ["sqlite", "postgres", "search", "pdf", "invoices", "sepa"]
+        steps = self.args.only or ["sqlite", "postgres", "search", "pdf", "invoices", "sepa", "statements"]
         started = time.perf_counter()
         try:
             if "sqlite" in steps:
@@ -438,6 +475,8 @@ class Bench:
                 self.invoice_runs(quick)
             if "sepa" in steps:
                 self.sepa_file(10_000 if quick else 100_000)
+            if "statements" in steps:
+                self.sepa_statements(10_000 if quick else 100_000)
             if "postgres" in steps or "search" in steps:
                 if not self.postgres_available():
                     self.figures.append(Figure("PostgreSQL figures", f"skipped: {self.postgres_error}"))
@@ -468,7 +507,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["sqlite", "postgres", "search", "pdf", "invoices", "sepa"],
+        choices=["sqlite", "postgres", "search", "pdf", "invoices", "sepa", "statements"],
         help="run only these parts",
     )
     parser.add_argument("--rounds", type=int, default=10, help="rounds of the search set (default 10)")

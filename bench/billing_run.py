@@ -18,7 +18,6 @@ import time
 from datetime import date
 
 
-
 def run(period: str | None = None, invoice_date: date | None = None) -> dict:
     """Figures for `period` (default: the quarter after today, as the back office proposes),
     invoice date `invoice_date` (default: the first day of the period)."""
@@ -121,7 +120,9 @@ def reset() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.billing_run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seed", type=int, default=0, help="seed this many demo members first (empty database)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed this many demo members first (empty database)"
+    )
     parser.add_argument("--reset", action="store_true", help="delete all invoices and invoice runs first")
     parser.add_argument("--period", help="default: the quarter after today")
     parser.add_argument("--date", help="the invoice date (default: the first day of the period)")

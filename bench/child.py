@@ -63,6 +63,12 @@ def sepa_file(count: int) -> dict:
     return sepa_file.run(count)
 
 
+def sepa_statements(count: int) -> dict:
+    from bench import sepa_statements
+
+    return sepa_statements.run(count)
+
+
 TASKS = {
     "seed": seed,
     "import": import_members,
@@ -71,6 +77,7 @@ TASKS = {
     "pdf": invoice_pdfs,
     "invoice_run": invoice_run,
     "sepa_file": sepa_file,
+    "sepa_statements": sepa_statements,
 }
 
 

@@ -3,8 +3,11 @@
 from django.urls import path
 
 from kring.backoffice.views import finance, finance_documents, finance_run_delivery, finance_runs
+from kring.backoffice.views import finance_collections as collections
+from kring.backoffice.views import finance_mandates as mandates
 from kring.backoffice.views import finance_payments as payments
 from kring.backoffice.views import finance_reminders as reminders
+from kring.backoffice.views import finance_statements as statements
 
 urlpatterns: list = [
     path("", finance.finance_overview, name="finance_overview"),
@@ -34,4 +37,18 @@ urlpatterns: list = [
     path("runs/<int:pk>/", finance_runs.finance_run_detail, name="finance_run_detail"),
     path("runs/<int:pk>/send/", finance_run_delivery.finance_run_send, name="finance_run_send"),
     path("runs/<int:pk>/paper.pdf", finance_run_delivery.finance_run_paper_pdf, name="finance_run_paper_pdf"),
+    path("members/<int:member_pk>/mandate-form.pdf", mandates.finance_mandate_form_pdf, name="finance_mandate_form_pdf"),
+    path("members/<int:member_pk>/mandates/new/", mandates.finance_mandate_new, name="finance_mandate_new"),
+    path("collections/", collections.finance_collection_list, name="finance_collection_list"),
+    path("collections/new/", collections.finance_collection_new, name="finance_collection_new"),
+    path("collections/jobs/<int:job_id>/", collections.finance_collection_job, name="finance_collection_job"),
+    path("collections/<int:pk>/", collections.finance_collection_detail, name="finance_collection_detail"),
+    path("collections/<int:pk>/file.xml", collections.finance_collection_download, name="finance_collection_download"),
+    path("statements/", statements.finance_statement_list, name="finance_statement_list"),
+    path("statements/import/", statements.finance_statement_upload, name="finance_statement_upload"),
+    path("statements/unmatched/", statements.finance_statement_unmatched, name="finance_statement_unmatched"),
+    path("statements/return-codes/", statements.finance_statement_reasons, name="finance_statement_reasons"),
+    path("statements/<int:pk>/", statements.finance_statement_detail, name="finance_statement_detail"),
+    path("statements/transactions/<int:pk>/match/", statements.finance_statement_match, name="finance_statement_match"),
+    path("statements/transactions/<int:pk>/ignore/", statements.finance_statement_ignore, name="finance_statement_ignore"),
 ]

@@ -24,19 +24,18 @@ payers, the lines with their amounts, one row per invoice with its number), and 
 invoices and their lines with two more `INSERT … SELECT`s that read only those tables. The unique constraint `invoice_dues_once_per_instalment` (membership,
 instalment start, payer position) and the NOT EXISTS in the candidate query make a run
 idempotent: running a period again, or after a crash, adds only what is missing. Money is
-computed in whole cents (integers) in SQL, so SQLite's floating point never rounds an amount.
+computed in whole cents (integers) in SQL and only divided by 100 when stored, so SQLite's
+floating point never rounds an amount.
 
 The few differences between SQLite and PostgreSQL (date arithmetic, text functions) sit in `_Sql`.
 """
 
 import logging
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
@@ -159,16 +158,22 @@ def instalment_containing(day: date, frequency: str, *, start_month: int = 1) ->
     return Instalment(frequency, start, add_months(start, months) - timedelta(days=1))
 
 
-def instalments_overlapping(start: date, end: date, frequency: str, *, start_month: int = 1) -> list[Instalment]:
+def instalments_overlapping(
+    start: date, end: date, frequency: str, *, start_month: int = 1
+) -> list[Instalment]:
     found = []
     instalment = instalment_containing(start, frequency, start_month=start_month)
     while instalment.start <= end:
         found.append(instalment)
-        instalment = instalment_containing(instalment.end + timedelta(days=1), frequency, start_month=start_month)
+        instalment = instalment_containing(
+            instalment.end + timedelta(days=1), frequency, start_month=start_month
+        )
     return found
 
 
-def covered_dates(instalment: Instalment, start_date: date, end_date: date | None) -> tuple[date, date] | None:
+def covered_dates(
+    instalment: Instalment, start_date: date, end_date: date | None
+) -> tuple[date, date] | None:
     """The part of the instalment a membership from start_date to end_date (None: open) covers."""
     first = max(instalment.start, start_date)
     last = min(instalment.end, end_date) if end_date else instalment.end
@@ -213,7 +218,9 @@ class InvoiceRunPreview:
         return self.invoice_count == 0
 
 
-def preview_invoice_run(period: str, invoice_date: date | None = None, *, chunk_size: int = CHUNK_SIZE) -> InvoiceRunPreview:
+def preview_invoice_run(
+    period: str, invoice_date: date | None = None, *, chunk_size: int = CHUNK_SIZE
+) -> InvoiceRunPreview:
     """What `run_invoices` would create now: counts and totals per plan and frequency. Creates nothing."""
     parsed = parse_period(period)
     invoice_date = invoice_date or timezone.localdate()
@@ -267,7 +274,9 @@ def preview_invoice_run(period: str, invoice_date: date | None = None, *, chunk_
 # --- the run ----------------------------------------------------------------------------------
 
 
-def start_invoice_run(period: str, *, invoice_date: date | None = None, actor, language: str = "") -> InvoiceRun:
+def start_invoice_run(
+    period: str, *, invoice_date: date | None = None, actor, language: str = ""
+) -> InvoiceRun:
     """Record a run and hand it to a background job ("billing.invoice_run"); the job does the work."""
     from kring.core.jobs import start_job
 
@@ -442,33 +451,6 @@ def _sqlite_upper(value):
     return value.upper() if isinstance(value, str) else value
 
 
-@lru_cache(maxsize=65536)
-def _sqlite_split(total_cents: int, vat_cents: int) -> tuple[float, float]:
-    """(amount excl. VAT, VAT) as the floats SQLite stores, such that excl + VAT == total there too.
-
-    The invoice tables check `total = total_excl_vat + vat_amount`. SQLite stores decimals as
-    doubles and adds them in floating point, where 2.26 + 0.47 is not 2.73. A double a few units
-    in the last place away from each amount still reads back as the same cents (Django rounds to
-    15 digits), so look for the nearest pair that adds up exactly.
-    """
-    total = total_cents / 100
-    vat = vat_cents / 100
-    for vat_step in (0, 1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6, 7, -7, 8, -8):
-        candidate_vat = _ulps(vat, vat_step)
-        excl = total - candidate_vat
-        for excl_step in (0, 1, -1, 2, -2, 3, -3):
-            candidate = _ulps(excl, excl_step)
-            if candidate + candidate_vat == total:
-                return candidate, candidate_vat
-    return (total_cents - vat_cents) / 100, vat
-
-
-def _ulps(value: float, steps: int) -> float:
-    for _step in range(abs(steps)):
-        value = math.nextafter(value, math.inf if steps > 0 else -math.inf)
-    return value
-
-
 class _Sql:
     """The SQL that differs between PostgreSQL and SQLite."""
 
@@ -485,8 +467,6 @@ class _Sql:
             connection.ensure_connection()
             raw = connection.connection
             raw.create_function("kring_upper", 1, _sqlite_upper, deterministic=True)
-            raw.create_function("kring_excl", 2, lambda t, v: _sqlite_split(t, v)[0], deterministic=True)
-            raw.create_function("kring_vat", 2, lambda t, v: _sqlite_split(t, v)[1], deterministic=True)
 
     def days(self, later: str, earlier: str) -> str:
         if self.postgres:
@@ -512,7 +492,9 @@ class _Sql:
 
     def padded(self, number: str) -> str:
         """format(number, '06d')."""
-        pad = f"lpad(CAST({number} AS TEXT), 6, '0')" if self.postgres else f"substr('000000' || {number}, -6)"
+        pad = (
+            f"lpad(CAST({number} AS TEXT), 6, '0')" if self.postgres else f"substr('000000' || {number}, -6)"
+        )
         return f"(CASE WHEN {number} < 1000000 THEN {pad} ELSE CAST({number} AS TEXT) END)"
 
     def upper(self, text: str) -> str:
@@ -543,24 +525,14 @@ class _Sql:
         """Compare by code point, as Python compares strings."""
         return f'({text} COLLATE "C")' if self.postgres else text
 
-    def excl(self, total: str, vat: str) -> str:
-        """The amount excluding VAT, from whole cents."""
-        if self.postgres:
-            return f"(({total}) - ({vat})) / 100.0"
-        return f"(CASE WHEN ({vat}) = 0 THEN ({total}) / 100.0 ELSE kring_excl({total}, {vat}) END)"
-
-    def vat(self, total: str, vat: str) -> str:
-        """The VAT, from whole cents (see _sqlite_split for SQLite)."""
-        if self.postgres:
-            return f"({vat}) / 100.0"
-        return f"(CASE WHEN ({vat}) = 0 THEN 0 ELSE kring_vat({total}, {vat}) END)"
-
     def clear(self, table: str) -> str:
         return f"TRUNCATE {table}" if self.postgres else f"DELETE FROM {table}"
 
     def recipient(self, m: str, country_labels: str) -> list[str]:
         """services.member_recipient(member) for the member row `m`, as the RECIPIENT_COLUMNS."""
-        person = self.join(" ", [f"COALESCE(NULLIF({m}.first_name, ''), {m}.initials)", f"{m}.name_prefix", f"{m}.last_name"])
+        person = self.join(
+            " ", [f"COALESCE(NULLIF({m}.first_name, ''), {m}.initials)", f"{m}.name_prefix", f"{m}.last_name"]
+        )
         name = f"substr(CASE WHEN {m}.kind = 'organisation' THEN {m}.organisation_name ELSE {person} END, 1, 200)"
         house = (
             f"(CASE WHEN {m}.house_number IS NULL OR {m}.house_number = 0 THEN '' "
@@ -674,7 +646,9 @@ class _Workspace:
 
         plans = list(Plan.objects.prefetch_related("price_rules"))
         self.plans = {plan.pk: plan for plan in plans}
-        prices = {(price.plan_id, price.frequency): price.instalment_price for price in PlanPrice.objects.all()}
+        prices = {
+            (price.plan_id, price.frequency): price.instalment_price for price in PlanPrice.objects.all()
+        }
         labels = dict(BillingFrequency.choices)
         plan_lines, rules, info = [], [], []
         for plan in plans:
@@ -755,9 +729,7 @@ class _Workspace:
         labels = self.country_labels() if recipients else ""
         member_recipient = sql.recipient("m", labels) if recipients else ["NULL"] * 6
         cov_start = "(CASE WHEN ms.start_date > i.inst_start THEN ms.start_date ELSE i.inst_start END)"
-        cov_end = (
-            "(CASE WHEN ms.end_date IS NOT NULL AND ms.end_date < i.inst_end THEN ms.end_date ELSE i.inst_end END)"
-        )
+        cov_end = "(CASE WHEN ms.end_date IS NOT NULL AND ms.end_date < i.inst_end THEN ms.end_date ELSE i.inst_end END)"
         # The price rules look at the member on the first day invoiced (dues_breakdown's on_date):
         # ages on the association's reference date in that year.
         candidates = self.execute(
@@ -797,11 +769,26 @@ class _Workspace:
                     AND {cov_start} >= %s AND {cov_start} <= %s
                     AND NOT EXISTS (
                         SELECT 1 FROM billing_invoice x
-                        WHERE x.membership_id = ms.id AND x.dues_period_start = i.inst_start
+                        WHERE x.membership_id = ms.id AND x.dues_period_start IS NOT NULL
                             AND x.member_id >= %s AND x.member_id < %s
+                            AND (x.dues_period_start = i.inst_start
+                                 -- Days already invoiced under another billing frequency are not
+                                 -- invoiced again (the frequency changes at the next free instalment).
+                                 OR (x.kind = 'invoice' AND x.status <> 'credited'
+                                     AND x.period_start <= {cov_end} AND x.period_end >= {cov_start}))
                     )
             ) m""",
-            [self.reference_month_day, lo, hi, lo, hi, adapt(self.period.start), adapt(self.period.end), lo, hi],
+            [
+                self.reference_month_day,
+                lo,
+                hi,
+                lo,
+                hi,
+                adapt(self.period.start),
+                adapt(self.period.end),
+                lo,
+                hi,
+            ],
         )
         if candidates == 0:
             return False
@@ -921,7 +908,9 @@ class _Workspace:
             # Under SQLite's write lock nobody else inserts invoices: the ids follow the highest one.
             highest = self.scalar("SELECT MAX(id) FROM billing_invoice") or 0
             found = self.rows("SELECT seq FROM sqlite_sequence WHERE name = 'billing_invoice'")
-            self.execute(f"UPDATE {INV} SET invoice_id = %s + rn", [max(highest, found[0][0] if found else 0)])
+            self.execute(
+                f"UPDATE {INV} SET invoice_id = %s + rn", [max(highest, found[0][0] if found else 0)]
+            )
         settings = self.settings
         now = Invoice._meta.get_field("created_at").get_db_prep_save(timezone.now(), connection)
         adapt = connection.ops.adapt_datefield_value
@@ -957,7 +946,7 @@ class _Workspace:
                 CASE WHEN (CASE WHEN {own} THEN c.rec_country ELSE {country} END) = 'BE' THEN 'be' ELSE 'nl' END,
                 v.membership_id, i.inst_start, v.payer_position, c.cov_start, c.cov_end, %s, NULL,
                 CASE WHEN {own} THEN c.rec_method ELSE p.rec_method END, NULL,
-                '', {sql.excl("v.total", "v.vat")}, {sql.vat("v.total", "v.vat")}, v.total / 100.0, 0, 0,
+                '', (v.total - v.vat) / 100.0, v.vat / 100.0, v.total / 100.0, 0, 0,
                 pi.exemption, NULL, NULL, NULL, %s, %s
             FROM {INV} v
             JOIN {CAND} c ON c.membership_id = v.membership_id AND c.inst_id = v.inst_id
@@ -981,7 +970,7 @@ class _Workspace:
             f"""INSERT INTO billing_invoiceline (invoice_id, position, description, quantity, unit_price, vat_rate,
                 amount_excl_vat, vat_amount, amount)
             SELECT v.invoice_id, l.position, l.description, 1, l.amount / 100.0, l.vat_r / 100.0,
-                {sql.excl("l.amount", "l.vat")}, {sql.vat("l.amount", "l.vat")}, l.amount / 100.0
+                (l.amount - l.vat) / 100.0, l.vat / 100.0, l.amount / 100.0
             FROM {LINE} l
             JOIN {INV} v ON v.membership_id = l.membership_id AND v.inst_id = l.inst_id
                 AND v.payer_position = l.payer_position

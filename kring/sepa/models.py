@@ -181,6 +181,9 @@ class MandateAmendment(models.Model):
             )
         ]
 
+    def __str__(self):
+        return f"{self.mandate} {self.changed_at:%Y-%m-%d}"
+
 
 class CollectionBatch(models.Model):
     """One pain.008 file: the direct debits handed to the bank for one collection date."""
@@ -249,6 +252,9 @@ class CollectionItem(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="collection_item_positive"),
         ]
 
+    def __str__(self):
+        return f"{self.end_to_end_id} ({self.get_status_display()})"
+
 
 class PreNotification(models.Model):
     """The notice a debtor gets before a collection: amount, date, mandate and creditor id. Sent once."""
@@ -273,6 +279,9 @@ class PreNotification(models.Model):
                 fields=["invoice", "collection_date"], name="prenotification_once_per_invoice_and_date"
             )
         ]
+
+    def __str__(self):
+        return f"{self.invoice} {self.collection_date}"
 
 
 class BankStatement(models.Model):
@@ -363,3 +372,6 @@ class StatementTransaction(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["statement", "position"], name="statement_tx_position_unique"),
         ]
+
+    def __str__(self):
+        return f"{self.booking_date} {self.amount}"

@@ -33,7 +33,11 @@ def members(cast):
     plan = PlanFactory(code="steun", name="Steunlid", yearly_price=Decimal("40.00"))
     for _number in range(2):
         Membership.objects.create(
-            member=MemberFactory(), plan=plan, billing_frequency="quarterly", status="active", start_date=date(2020, 1, 1)
+            member=MemberFactory(),
+            plan=plan,
+            billing_frequency="quarterly",
+            status="active",
+            start_date=date(2020, 1, 1),
         )
     return cast
 
@@ -145,3 +149,11 @@ def test_the_audit_committee_reads_the_runs_but_cannot_run(client, members, djan
 def test_anonymous_visitors_are_sent_to_the_login(client):
     response = client.get(LIST)
     assert response.status_code == 302 and "login" in response["Location"]
+
+
+def test_an_older_period_can_be_done_again(treasurer):
+    """The periods offered are last year to next year; "do this period again" may ask an older one."""
+    response = treasurer.get(NEW, {"period": "2019-Q4", "invoice_date": "2027-01-04"}, **EN)
+    html = response.content.decode()
+    assert response.status_code == 200 and 'id="run-preview"' in html
+    assert 'value="2019-Q4" selected' in html

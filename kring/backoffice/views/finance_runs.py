@@ -13,6 +13,7 @@ from datetime import date
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -39,16 +40,21 @@ def period_choices(today: date) -> list:
         codes = [str(year), f"{year}-H1", f"{year}-H2"]
         codes += [f"{year}-Q{quarter}" for quarter in range(1, 5)]
         codes += [f"{year}-{month:02d}" for month in range(1, 13)]
-        choices = []
-        for code in codes:
-            period = invoicing.parse_period(code)
-            dates = _("%(start)s to %(end)s") % {
-                "start": date_format(period.start, "j F Y"),
-                "end": date_format(period.end, "j F Y"),
-            }
-            choices.append((code, f"{code}: {dates}"))
-        groups.append((str(year), choices))
+        groups.append((str(year), period_choices_for(codes)))
     return groups
+
+
+def period_choices_for(codes: list[str]) -> list[tuple[str, str]]:
+    """(code, "2027-Q1: 1 January 2027 to 31 March 2027") per period code."""
+    choices = []
+    for code in codes:
+        period = invoicing.parse_period(code)
+        dates = _("%(start)s to %(end)s") % {
+            "start": date_format(period.start, "j F Y"),
+            "end": date_format(period.end, "j F Y"),
+        }
+        choices.append((period.code, f"{period.code}: {dates}"))
+    return choices
 
 
 class InvoiceRunForm(BackofficeForm):
@@ -66,7 +72,15 @@ class InvoiceRunForm(BackofficeForm):
 
     def __init__(self, *args, today: date, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["period"].choices = period_choices(today)
+        choices = period_choices(today)
+        asked = (self.data.get("period") or "").strip().upper() if self.is_bound else ""
+        if asked and all(asked != code for _year, group in choices for code, _label in group):
+            # An older period, e.g. "do this period again" for a run of two years ago.
+            try:
+                choices.insert(0, (asked[:4], period_choices_for([asked])))
+            except ValidationError:
+                pass
+        self.fields["period"].choices = choices
         self.fields["period"].initial = invoicing.next_quarter(today)
         self.fields["invoice_date"].initial = today
 

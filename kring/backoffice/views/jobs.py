@@ -18,6 +18,7 @@ JOB_PERMISSIONS = {
     "billing.invoice_run": "billing.view_invoicerun",
     "billing.send_reminders": "billing.view_reminder",
     "billing.send_invoices": "billing.view_invoice",
+    "sepa.collect": "sepa.view_collectionbatch",
 }
 
 

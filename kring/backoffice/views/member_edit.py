@@ -202,7 +202,13 @@ def bank_account_edit(request, pk):
     )
     if request.method == "POST" and form.is_valid():
         try:
-            account = services.set_bank_account(member, actor=request.user, **form.cleaned_data)
+            with transaction.atomic():
+                account = services.set_bank_account(member, actor=request.user, **form.cleaned_data)
+                # The active direct-debit mandate keeps its reference and records the new account;
+                # the next collection carries the amendment.
+                from kring.sepa.services import amend_active_mandate_for_account
+
+                amend_active_mandate_for_account(member, iban=account.iban, bic=account.bic, actor=request.user)
         except ValidationError as exc:
             add_service_errors(form, exc, default="bic" if getattr(exc, "code", "") == "bic" else "iban")
         else:

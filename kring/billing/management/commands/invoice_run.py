@@ -34,11 +34,15 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
         self.stdout.write(
-            _("Invoice run %(period)s (invoice date %(date)s): %(count)s invoices created, total € %(total)s.")
+            _(
+                "Invoice run %(period)s (invoice date %(date)s): %(count)s invoices created, total € %(total)s."
+            )
             % {"period": run.period, "date": run.invoice_date, "count": run.invoice_count, "total": run.total}
         )
         for row in invoicing.run_summary(run).rows:
-            self.stdout.write(f"  {row.plan_name:<30} {row.frequency_label:<15} {row.invoice_count:>9}  € {row.total:>14}")
+            self.stdout.write(
+                f"  {row.plan_name:<30} {row.frequency_label:<15} {row.invoice_count:>9}  € {row.total:>14}"
+            )
 
     def show_preview(self, preview):
         self.stdout.write(
@@ -51,10 +55,16 @@ class Command(BaseCommand):
             }
         )
         for row in preview.rows:
-            self.stdout.write(f"  {row.plan_name:<30} {row.frequency_label:<15} {row.invoice_count:>9}  € {row.total:>14}")
+            self.stdout.write(
+                f"  {row.plan_name:<30} {row.frequency_label:<15} {row.invoice_count:>9}  € {row.total:>14}"
+            )
         self.stdout.write(
             _("Total: %(count)s invoices for %(memberships)s memberships, € %(total)s.")
-            % {"count": preview.invoice_count, "memberships": preview.membership_count, "total": preview.total}
+            % {
+                "count": preview.invoice_count,
+                "memberships": preview.membership_count,
+                "total": preview.total,
+            }
         )
 
     def progress(self, done, total, label):
