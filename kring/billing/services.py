@@ -97,9 +97,7 @@ class Recipient:
 
 def member_address(member: Member) -> str:
     street = " ".join(
-        part
-        for part in (member.street, str(member.house_number or ""), member.house_number_addition)
-        if part
+        part for part in (member.street, str(member.house_number or ""), member.house_number_addition) if part
     )
     place = "  ".join(part for part in (member.postcode, member.city.upper() if member.city else "") if part)
     lines = [street, place]
@@ -468,7 +466,13 @@ def record_payment(
             actor=actor,
             obj=invoice,
             member_id=invoice.member_id,
-            changes=[{"field": _("paid"), "before": str(invoice.amount_paid), "after": str(invoice.amount_paid + amount)}],
+            changes=[
+                {
+                    "field": _("paid"),
+                    "before": str(invoice.amount_paid),
+                    "after": str(invoice.amount_paid + amount),
+                }
+            ],
             note=f"{payment.get_method_display()} {amount} ({payment.get_source_display()})",
         )
     return payment
@@ -492,7 +496,9 @@ def write_off(invoice: Invoice, *, actor, reason: str) -> Invoice:
             actor=actor,
             obj=invoice,
             member_id=invoice.member_id,
-            changes=[{"field": _("status"), "before": str(before), "after": str(invoice.get_status_display())}],
+            changes=[
+                {"field": _("status"), "before": str(before), "after": str(invoice.get_status_display())}
+            ],
             note=reason,
         )
     return invoice

@@ -208,7 +208,9 @@ def bank_account_edit(request, pk):
                 # the next collection carries the amendment.
                 from kring.sepa.services import amend_active_mandate_for_account
 
-                amend_active_mandate_for_account(member, iban=account.iban, bic=account.bic, actor=request.user)
+                amend_active_mandate_for_account(
+                    member, iban=account.iban, bic=account.bic, actor=request.user
+                )
         except ValidationError as exc:
             add_service_errors(form, exc, default="bic" if getattr(exc, "code", "") == "bic" else "iban")
         else:
