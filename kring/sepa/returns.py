@@ -27,6 +27,7 @@ from email.utils import formataddr
 from django.conf import settings
 from django.core import mail
 from django.utils import translation
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -139,7 +140,7 @@ def member_email(invoice, code: str, *, attempt: int = 1) -> mail.EmailMessage |
             _("Dear %(name)s,") % {"name": invoice.recipient_name},
             "",
             _("The direct debit of € %(amount)s for invoice %(number)s was returned by your bank.")
-            % {"amount": invoice.total, "number": invoice.number},
+            % {"amount": number_format(invoice.total, decimal_pos=2), "number": invoice.number},
             _("The reason your bank gave: %(meaning)s") % {"meaning": entry.meaning},
             "",
             what,
