@@ -46,7 +46,8 @@ def test_treasurer_previews_makes_and_downloads_the_file(
     cast, invoice, late = ready
     with freeze_time(COLLECT_AT):
         client.force_login(cast.treasurer)
-        with django_assert_max_num_queries(33):  # constant: invoices (and their last returns) are read in chunks
+        # Constant: the invoices (and their last returns) are read in chunks.
+        with django_assert_max_num_queries(33):
             page = client.get(NEW, {"collection_date": "2027-01-25", "version": pain008.PAIN_008_08})
         assert page.status_code == 200
         html = page.content.decode()
