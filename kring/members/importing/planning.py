@@ -64,6 +64,7 @@ def plan_import(
             total,
             _("Checking row %(row)s of %(total)s") % {"row": _number(done), "total": _number(total)},
         ),
+        encrypt=for_update,
     )
     _check_duplicates(rows)
     plan = ImportPlan(rows=rows, lookups=lookups)
@@ -405,7 +406,8 @@ def _plan_bank(row: ImportRow) -> None:
     if not bank or "iban" not in bank:
         return
     current = row.existing.bank if row.existing else None
-    bank["fingerprint"] = fingerprint(bank["iban"])
+    if "fingerprint" not in bank:  # normally set while the row was checked (rows.seal_bank)
+        bank["fingerprint"] = fingerprint(bank["iban"])
     if current is not None and current.fingerprint == bank["fingerprint"]:
         updates = {}
         if bank.get("holder_name") and bank["holder_name"] != current.holder_name:

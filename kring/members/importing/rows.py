@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from kring.core import crypto
 from kring.members import names, validation
 from kring.members.importing.columns import ColumnMapping, column_key
 from kring.members.importing.vocabulary import CORRESPONDENCE, FREQUENCIES, ROLES, Lookups
@@ -115,7 +116,8 @@ class ImportRow:
         self.errors.append(RowError(self.number, column, str(shown), str(reason)))
 
     def text(self, field: str) -> str:
-        return cell_text(self.raw[field][0])
+        value = self.raw[field][0]
+        return value if value.__class__ is str else cell_text(value)  # text is stripped already
 
 
 def cell_text(value) -> str:
@@ -138,24 +140,44 @@ def cell_text(value) -> str:
 def extract_rows(table_rows: list[tuple[int, list]], mapping: ColumnMapping) -> list[ImportRow]:
     """The raw value of each field per row: the first filled-in column of those mapped to it."""
     wanted = list(mapping.columns.items())
+    # Most fields have one column; those are read without the inner loop.
+    single = [(name, positions[0]) for name, positions in wanted if len(positions) == 1]
+    several = [(name, positions) for name, positions in wanted if len(positions) != 1]
+    reach = max((position for _name, positions in wanted for position in positions), default=-1)
     rows = []
     for number, cells in table_rows:
-        width = len(cells)
         raw = {}
-        for name, positions in wanted:
-            for position in positions:
-                if position < width:
-                    value = cells[position]
-                    if value is None:
-                        continue
-                    if isinstance(value, str):
-                        value = value.strip()
-                        if not value:
-                            continue
+        if len(cells) > reach:
+            for name, position in single:
+                value = cells[position]
+                if isinstance(value, str):
+                    value = value.strip()
+                    if value:
+                        raw[name] = (value, position)
+                elif value is not None:
                     raw[name] = (value, position)
-                    break
+            if several:
+                _extract_several(raw, cells, several)
+        else:
+            _extract_several(raw, cells, wanted)
         rows.append(ImportRow(number, raw, mapping))
     return rows
+
+
+def _extract_several(raw: dict, cells: list, wanted: list) -> None:
+    width = len(cells)
+    for name, positions in wanted:
+        for position in positions:
+            if position < width:
+                value = cells[position]
+                if value is None:
+                    continue
+                if isinstance(value, str):
+                    value = value.strip()
+                    if not value:
+                        continue
+                raw[name] = (value, position)
+                break
 
 
 def check_keys(row: ImportRow) -> None:
@@ -170,8 +192,21 @@ def check_keys(row: ImportRow) -> None:
         row.email = row.text("email")  # checked with the rest of the row (check_row)
 
 
+# Dates as text repeat a lot (birth dates, start dates): each is read once per process.
+_DATES: dict[str, date] = {}
+
+
 def date_cell(value) -> date | None:
     """Excel date cells, Excel day numbers, or text like 31-12-1980 / 1980-12-31."""
+    if value.__class__ is str:
+        known = _DATES.get(value)
+        if known is None:
+            known = validation.check_date(value)
+            if known is not None:
+                if len(_DATES) > 100000:
+                    _DATES.clear()
+                _DATES[value] = known
+        return known
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if EXCEL_SERIAL_RANGE[0] <= value <= EXCEL_SERIAL_RANGE[1]:
             from openpyxl.utils.datetime import from_excel
@@ -217,6 +252,20 @@ def check_row(row: ImportRow, lookups: Lookups, street_holds_number: bool) -> No
     _check_bank(row)
     _check_membership(row, lookups)
     describe(row, lookups)
+
+
+def seal_bank(row: ImportRow, encrypt: bool) -> None:
+    """The IBAN's fingerprint (to compare it with the member's account) and, with `encrypt`, its
+    ciphertext when it will be written as a new account: worked out while the row is checked, so
+    that for large files it happens on every processor core (see parallel.py)."""
+    bank = row.bank
+    if not bank or "iban" not in bank or row.errors:
+        return
+    bank["fingerprint"] = crypto.fingerprint(bank["iban"])
+    if encrypt:
+        current = row.existing.bank if row.existing is not None else None
+        if current is None or current.fingerprint != bank["fingerprint"]:
+            bank["encrypted"] = crypto.encrypt(bank["iban"])
 
 
 def merged(row: ImportRow) -> SimpleNamespace:

@@ -10,12 +10,16 @@ per changed thing (member data, membership, bank account, contact person).
 """
 
 import calendar
+import json
 from datetime import date, timedelta
 from functools import lru_cache
+from json.encoder import encode_basestring_ascii
 
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kring.core import crypto
 from kring.core.audit import audit_row, display_value
 from kring.core.models import Association, AuditEntry, NumberSequence
 from kring.members.importing import bulk
@@ -24,11 +28,14 @@ from kring.members.importing.planning import NEW, UPDATED, ImportPlan
 from kring.members.importing.rows import ImportRow
 from kring.members.models import (
     BankAccount,
+    CancellationReason,
     ContactPerson,
     Household,
     Member,
     Membership,
     MembershipChange,
+    MemberType,
+    Plan,
 )
 from kring.members.services import (
     MEMBER_FIELDS,
@@ -43,6 +50,14 @@ BANK_FIELDS = ("iban", "holder_name", "bic")
 MEMBERSHIP_FIELDS = ("plan", "billing_frequency", "start_date")
 DERIVED_FIELDS = ("sort_name", "search_name", "city_search")
 STEPS = 6
+# The tables whose indexes are set aside while a large share of them is written (see bulk.Load), on
+# SQLite and on PostgreSQL (measured). PostgreSQL keeps the indexes of memberships and of the audit
+# log (rows in the order of their keys) up to date as cheaply as it builds them afresh, and the
+# audit log is too large to read six more times.
+INDEXES_SET_ASIDE = {
+    False: (Member, Membership, BankAccount, MembershipChange, AuditEntry),
+    True: (Member, BankAccount, MembershipChange),
+}
 
 MEMBER_COLUMNS = [field.attname for field in Member._meta.concrete_fields]
 MEMBERSHIP_COLUMNS = [
@@ -88,6 +103,9 @@ AUDIT_COLUMNS = [
     "note",
 ]
 CREATED_FIELDS = ["member_number", *(name for name in MEMBER_FIELDS if name != "guardian")]
+# The fields of a new member's "created" entry that every row sets itself.
+ROW_FIELDS = {"member_number", "kind", "member_type", "household"}
+MEMBER_POSITIONS = {column: position for position, column in enumerate(MEMBER_COLUMNS)}
 
 
 def add_months(day: date, months: int) -> date:
@@ -112,9 +130,41 @@ def term_end_on(start: date, term_months: int, today: date) -> date:
         terms += 1
 
 
-def _shown(value) -> str:
-    """kring.core.audit.display_value, with text (most values) passed straight through."""
-    return value if value.__class__ is str else display_value(value)
+# --- the audit entries' changes as JSON text ------------------------------------------------
+# Exactly what json.dumps (which Django's JSONField uses) writes, built from pieces: the changes of
+# 100,000 new members are most of an import's audit log.
+
+
+def _json(value) -> str:
+    return encode_basestring_ascii(value) if isinstance(value, str) else json.dumps(value)
+
+
+def _change_json(change) -> str:
+    if change.__class__ is dict and len(change) == 3:
+        keys = iter(change)
+        if next(keys) == "field" and next(keys) == "before" and next(keys) == "after":
+            return (
+                f'{{"field": {_json(change["field"])}, "before": {_json(change["before"])}, '
+                f'"after": {_json(change["after"])}}}'
+            )
+    return json.dumps(change)
+
+
+def changes_json(changes: list) -> str:
+    """json.dumps(changes), faster for the usual {"field", "before", "after"} entries."""
+    return "[" + ", ".join([_change_json(change) for change in changes]) + "]"
+
+
+# '{"field": "email", "before": "", "after": ' for every field a new member's entry can list.
+_ADDED = {}
+
+
+def _added_json(field: str, value: str) -> str:
+    """_change_json({"field": field, "before": "", "after": value}) for text values."""
+    prefix = _ADDED.get(field)
+    if prefix is None:
+        prefix = _ADDED[field] = f'{{"field": {_json(field)}, "before": "", "after": '
+    return prefix + encode_basestring_ascii(value) + "}"
 
 
 class Writer:
@@ -135,10 +185,15 @@ class Writer:
         self.household_names: dict[int, str] = {}
         self.member_ids: dict[ImportRow, int] = {}
         self.refresh_ids: list[int] = []
+        self.created_steps: dict[tuple, list] = {}  # see _created_steps
         self.frequency_labels = self.lookups.frequency_labels
         self.status_labels = {value: str(label) for value, label in Membership.Status.choices}
 
     def log(self, action: str, model, object_id: int, member_id: int, changes: list[dict]) -> None:
+        self.log_json(action, model, object_id, member_id, changes_json(changes))
+
+    def log_json(self, action: str, model, object_id: int, member_id: int, changes: str) -> None:
+        """An audit entry whose changes are JSON text already (see changes_json)."""
         self.audit.append(
             (
                 action,
@@ -171,19 +226,37 @@ class Writer:
         rows = [row for row in self.plan.rows if row.status in (NEW, UPDATED)]
         new_rows = [row for row in rows if row.status == NEW]
         updated_rows = [row for row in rows if row.status == UPDATED]
-        self.progress(0, STEPS, _("Saving new members"))
-        self.create_households()
-        self.create_members(new_rows)
-        self.progress(1, STEPS, _("Saving changed members"))
-        self.update_members([row for row in updated_rows if row.todo.get("member")])
-        self.progress(2, STEPS, _("Saving memberships"))
-        self.write_memberships(new_rows, [row for row in updated_rows if row.todo.get("membership")])
-        self.progress(3, STEPS, _("Saving bank accounts and contact persons"))
-        self.write_bank_accounts([row for row in rows if row.todo.get("bank")])
-        self.write_contacts([row for row in rows if row.todo.get("contact")])
-        self.progress(4, STEPS, _("Writing the history"))
-        bulk.insert(MembershipChange, CHANGE_COLUMNS, self.changes)
-        bulk.insert(AuditEntry, AUDIT_COLUMNS, self.audit)
+        started = sum(1 for row in rows for todo in row.todo.get("membership", ()) if todo[0] != "frequency")
+        added = {
+            Member: len(new_rows),
+            Membership: started,
+            BankAccount: sum(1 for row in rows if row.todo.get("bank", ("",))[0] == "new"),
+            MembershipChange: started,
+            AuditEntry: len(rows),
+        }
+        load = bulk.Load(
+            added,
+            indexes_of=INDEXES_SET_ASIDE[connection.vendor == "postgresql"],
+            lookups=(Plan, MemberType, Household, CancellationReason),
+        )
+        load.start()
+        try:
+            self.progress(0, STEPS, _("Saving new members"))
+            self.create_households()
+            self.create_members(new_rows)
+            self.progress(1, STEPS, _("Saving changed members"))
+            self.update_members([row for row in updated_rows if row.todo.get("member")])
+            self.progress(2, STEPS, _("Saving memberships"))
+            self.write_memberships(new_rows, [row for row in updated_rows if row.todo.get("membership")])
+            self.progress(3, STEPS, _("Saving bank accounts and contact persons"))
+            self.write_bank_accounts([row for row in rows if row.todo.get("bank")])
+            self.write_contacts([row for row in rows if row.todo.get("contact")])
+            self.progress(4, STEPS, _("Writing the history"))
+            bulk.insert(MembershipChange, CHANGE_COLUMNS, self.changes)
+            bulk.insert(AuditEntry, AUDIT_COLUMNS, self.audit, ready=("changes",))
+            load.finish()
+        finally:
+            load.restore_cache()
         self.progress(5, STEPS, _("Updating the member list"))
         for chunk in chunks(sorted(set(self.refresh_ids)), SUMMARY_CHUNK):
             refresh_membership_summary(chunk)
@@ -207,29 +280,44 @@ class Writer:
         self._number(rows)
         defaults = {field.attname: field.get_default() for field in Member._meta.concrete_fields}
         defaults.update(created_at=self.now, updated_at=self.now, country=self.lookups.default_country)
+        template = [defaults[column] for column in MEMBER_COLUMNS]
+        # The audit entry's part for each field a row leaves at its default (the same for every row).
+        unchanged = {name: self._added_or_none(name, defaults[_attname(name)]) for name in CREATED_FIELDS}
         member_ids = bulk.reserve_ids(Member, len(rows))
-        records = []
+        # Made while they are written: PostgreSQL stores the first rows while the next are made.
+        bulk.insert(Member, MEMBER_COLUMNS, self._member_records(rows, member_ids, template, unchanged))
+
+    def _member_records(self, rows: list[ImportRow], member_ids: list[int], template: list, unchanged: dict):
+        at = MEMBER_POSITIONS
         for row, member_id in zip(rows, member_ids, strict=True):
-            record = dict(defaults)
-            record.update(
-                id=member_id,
-                member_number=row.member_number,
-                kind=row.kind,
-                member_type_id=row.member_type.pk,
-            )
-            self._apply_values(record, row.values)
-            starts = [todo for todo in row.todo.get("membership", []) if todo[0] == "start"]
-            if starts:
-                # A new member's one membership is what the summary would pick (refresh_membership_summary).
-                record["current_plan_id"], record["membership_status"] = (
-                    starts[0][1].pk,
-                    Membership.Status.ACTIVE,
-                )
-            record["sort_name"], record["search_name"], record["city_search"] = row.derived[:3]
-            records.append(tuple(record[column] for column in MEMBER_COLUMNS))
+            record = template.copy()
+            record[at["id"]] = member_id
+            record[at["member_number"]] = row.member_number
+            record[at["kind"]] = row.kind
+            record[at["member_type_id"]] = row.member_type.pk
+            for name, value in row.values.items():
+                if name == "household":
+                    record[at["household_id"]] = value.pk
+                elif name == "member_type":
+                    record[at["member_type_id"]] = value.pk
+                else:
+                    record[at[name]] = value
+            for todo in row.todo.get("membership", ()):
+                if todo[0] == "start":
+                    # A new member's one membership is what the summary would pick (refresh_membership_summary).
+                    record[at["current_plan_id"]] = todo[1].pk
+                    record[at["membership_status"]] = Membership.Status.ACTIVE
+                    break
+            record[at["sort_name"]], record[at["search_name"]], record[at["city_search"]] = row.derived[:3]
             self.member_ids[row] = member_id
-            self.log("kring.member.created", Member, member_id, member_id, self._created_changes(record, row))
-        bulk.insert(Member, MEMBER_COLUMNS, records)
+            self.log_json(
+                "kring.member.created",
+                Member,
+                member_id,
+                member_id,
+                self._created_changes_json(record, row, unchanged),
+            )
+            yield record
 
     def _number(self, rows: list[ImportRow]) -> None:
         """Numbers in the association's format move the counter past them; rows without a number
@@ -251,26 +339,60 @@ class Writer:
             else:
                 record[name] = value
 
-    def _created_changes(self, record: dict, row: ImportRow) -> list[dict]:
-        """What create_member, start_membership and set_bank_account audit, in one entry."""
-        changes = []
+    def _created_changes_json(self, record: list, row: ImportRow, unchanged: dict) -> str:
+        """What create_member, start_membership and set_bank_account audit, in one entry: the JSON text
+        of [{"field": …, "before": "", "after": …}, …] for every field with a value (`record` is the
+        member's row in MEMBER_COLUMNS order, `unchanged` the parts of the fields at their default)."""
+        shape = tuple(row.values)
+        steps = self.created_steps.get(shape)
+        if steps is None:
+            steps = self.created_steps[shape] = self._created_steps(row.values, unchanged)
+        parts = []
+        for name, position in steps:
+            if position is None:
+                parts.append(name)  # the part of a field at its default
+                continue
+            if position == -1:
+                value = row.member_type.name
+            elif position == -2:
+                value = self.household_names.get(record[MEMBER_POSITIONS["household_id"]], "")
+            else:
+                value = record[position]
+                if value.__class__ is not str:
+                    value = display_value(value)
+            if value != "":
+                parts.append(_added_json(name, value))
+        for todo in row.todo.get("membership", ()):
+            parts.append(_added_json("plan", todo[1].name))
+            parts.append(_added_json("billing_frequency", todo[2]))
+            parts.append(_added_json("start_date", display_value(todo[3])))
+        for change in row.changes:
+            if change["field"] in BANK_FIELDS:
+                parts.append(_change_json(change))
+        return "[" + ", ".join(parts) + "]"
+
+    def _created_steps(self, values: dict, unchanged: dict) -> list[tuple]:
+        """For rows that set these `values`: per field of CREATED_FIELDS in turn, (part, None) for a
+        field at its default, or (name, where its value is: a position in the record, -1 for the
+        member type, -2 for the household)."""
+        steps = []
         for name in CREATED_FIELDS:
             if name == "member_type":
-                value = row.member_type.name
+                steps.append((name, -1))
             elif name == "household":
-                value = self.household_names.get(record["household_id"], "")
-            else:
-                value = _shown(record[name])
-            if value != "":
-                changes.append({"field": name, "before": "", "after": value})
-        for todo in row.todo.get("membership", []):
-            changes += [
-                {"field": "plan", "before": "", "after": todo[1].name},
-                {"field": "billing_frequency", "before": "", "after": todo[2]},
-                {"field": "start_date", "before": "", "after": display_value(todo[3])},
-            ]
-        changes += [change for change in row.changes if change["field"] in BANK_FIELDS]
-        return changes
+                steps.append((name, -2))
+            elif name in values or name in ROW_FIELDS:
+                steps.append((name, MEMBER_POSITIONS[name]))
+            elif unchanged[name] is not None:
+                steps.append((unchanged[name], None))
+        return steps
+
+    def _added_or_none(self, name: str, value) -> str | None:
+        """The audit entry's part for `name` at its default `value`; None when it is left out (empty)."""
+        if name == "member_type" or name == "household":
+            return None  # always worked out per row (ROW_FIELDS)
+        shown = value if value.__class__ is str else display_value(value)
+        return _added_json(name, shown) if shown != "" else None
 
     def update_members(self, rows: list[ImportRow]) -> None:
         groups: dict[tuple, list[tuple]] = {}
@@ -509,13 +631,13 @@ class Writer:
         for (row, member_id, data, bank_changes), account_id in zip(
             created, bulk.reserve_ids(BankAccount, len(created)), strict=True
         ):
-            # Written without save(): the masked form and the fingerprint are set here; the IBAN
-            # itself is encrypted by its field on the way in (bulk.insert converts it).
+            # Written without save(): the masked form and the fingerprint are set here, and the IBAN
+            # is encrypted as its field would (most were encrypted while the rows were checked).
             records.append(
                 (
                     account_id,
                     member_id,
-                    data["iban"],
+                    data.get("encrypted") or crypto.encrypt(data["iban"]),
                     data["fingerprint"],
                     mask_iban(data["iban"]),
                     data["bic"],
@@ -526,7 +648,7 @@ class Writer:
             )
             if row.existing is not None:  # a new member's account is in its "created" entry
                 self.log("kring.bank_account.changed", BankAccount, account_id, member_id, bank_changes)
-        bulk.insert(BankAccount, BANK_COLUMNS, records)
+        bulk.insert(BankAccount, BANK_COLUMNS, records, ready=("iban",))
         bulk.update(BankAccount, ("holder_name", "bic"), changed)
 
     def write_contacts(self, rows: list[ImportRow]) -> None:

@@ -132,10 +132,10 @@ def test_a_failure_while_writing_leaves_nothing_behind(plan, cast, monkeypatch):
     before = everything()
     original = bulk.insert
 
-    def fail_on_audit(model, fields, rows):
+    def fail_on_audit(model, fields, rows, **options):
         if model is AuditEntry:
             raise RuntimeError("disk full")
-        return original(model, fields, rows)
+        return original(model, fields, rows, **options)
 
     monkeypatch.setattr(bulk, "insert", fail_on_audit)
     with pytest.raises(RuntimeError):
@@ -357,7 +357,7 @@ def test_large_files_are_checked_on_every_core_with_the_same_outcome(plan, cast,
     serial = run(data)
     monkeypatch.setattr(parallel, "PARALLEL_FROM_ROWS", 1)
     monkeypatch.setattr(parallel, "CHUNK_ROWS", 3)
-    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 4)
     restored = []
     original_restore = parallel._restore
     monkeypatch.setattr(
