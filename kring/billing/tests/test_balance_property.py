@@ -115,6 +115,7 @@ def make_starting_books() -> Starting:
 
 class Books(RuleBasedStateMachine):
     starting: Starting  # set by the test
+    checks = 0  # how often the invariants ran, so the test can tell that it checked anything
 
     def __init__(self):
         super().__init__()
@@ -330,6 +331,7 @@ class Books(RuleBasedStateMachine):
     @invariant()
     def the_books_hold(self):
         """Runs after every step, on the books as they are now (the next step picks from them too)."""
+        Books.checks += 1
         self._books = None
         books = self.books()
         self.check_balance_per_payer(books)
@@ -441,7 +443,7 @@ class Snapshot:
 
 
 def test_the_books_balance_after_any_sequence_of_changes(db):
-    Books.starting = make_starting_books()
+    Books.starting, Books.checks = make_starting_books(), 0
     run_state_machine_as_test(
         Books,
         settings=settings(
@@ -455,6 +457,7 @@ def test_the_books_balance_after_any_sequence_of_changes(db):
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
+    assert Books.checks >= 50  # the invariants ran in every example
 
 
 # --- examples the random sequences do not make (they pay and refund no more than is open) --------
